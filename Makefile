@@ -1,0 +1,79 @@
+# recstack — the two commands of the quick start are `make up` and `make test`.
+# Run as root on Debian 12 / Ubuntu 22.04+ (the roles install system packages).
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+ENV ?= local
+# The system interpreter: the serving hosts' Triton embeds the same libpython 3.11.
+PYTHON ?= /usr/bin/python3
+
+.PHONY: help up down status test lint unit smoke integration idempotence bench venv constraints clean
+
+help:
+	@echo "make up      deploy the local environment and show recommendations"
+	@echo "make test    lint, unit tests, deploy, smoke tests, idempotence, teardown"
+	@echo "make down    stop the local environment (data is kept)"
+	@echo "make bench   latency/throughput benchmarks -> benchmarks/results/"
+
+$(BIN)/recstack: pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null && $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-dev)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	@touch $@
+
+venv: $(BIN)/recstack
+
+up: venv
+	$(BIN)/recstack up $(ENV)
+
+down: venv
+	$(BIN)/recstack down $(ENV)
+
+status: venv
+	$(BIN)/recstack status $(ENV)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/ansible-lint --profile production
+
+unit: venv
+	$(BIN)/pytest tests -m "not deployed and not after_down" -q
+
+smoke: venv
+	$(BIN)/pytest smoke_tests --env $(ENV) -q --junitxml=.recstack/$(ENV)/smoke-junit.xml
+
+integration: venv
+	$(BIN)/pytest tests -m deployed -q
+
+idempotence: venv
+	$(BIN)/recstack up $(ENV) --expect-no-changes
+
+# The whole proof: static checks and unit tests, then a real deployment that must pass
+# the smoke and integration tests, redeploy with zero changes, and tear down cleanly.
+# An environment that was up before `make test` is brought back up afterwards.
+test: venv
+	@was_up=$$(test -f .recstack/$(ENV)/endpoints.json && echo yes || echo no); \
+	set -e; \
+	$(MAKE) --no-print-directory lint unit; \
+	$(BIN)/recstack up $(ENV); \
+	$(MAKE) --no-print-directory smoke integration idempotence; \
+	$(BIN)/recstack down $(ENV); \
+	$(BIN)/pytest tests -m after_down -q; \
+	if [ "$$was_up" = yes ]; then $(BIN)/recstack up $(ENV); fi
+
+bench: venv
+	$(BIN)/python -m benchmarks.run --env $(ENV)
+
+# Re-pin after changing dependencies in pyproject.toml.
+constraints:
+	rm -rf /tmp/recstack-pin && $(PYTHON) -m venv /tmp/recstack-pin
+	/tmp/recstack-pin/bin/pip install --quiet '.[dev]'
+	/tmp/recstack-pin/bin/pip freeze --exclude recstack | sed 's/+cpu$$//' > constraints.txt.new
+	@echo "review constraints.txt.new (keep the header comments) and move it over constraints.txt"
+
+clean:
+	rm -rf $(VENV) .recstack

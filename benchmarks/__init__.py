@@ -1,0 +1,1 @@
+"""Benchmarks of a deployed environment (`make bench`); results go to benchmarks/results/."""

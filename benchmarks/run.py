@@ -1,0 +1,94 @@
+"""`python -m benchmarks.run --env local`: benchmark a deployed environment and write
+benchmarks/results/<env>.json (the file is overwritten; commit it to record figures).
+
+The client runs on the same machine as the server, so on a 2-core host the figures are a
+floor for what separate client machines would see.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import redis
+
+from recstack import endpoints, environments
+
+from . import features, serving
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--env", default="local")
+    parser.add_argument(
+        "--requests", type=int, default=1000, help="sequential requests per protocol"
+    )
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per concurrent run")
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    env = environments.get(args.env)
+    where = endpoints.load(env)
+    client = redis.Redis(host=where.redis_hosts[0], port=where.redis_port)
+    user_ids = sorted(
+        int(k.rsplit(b":", 1)[1])
+        for k in client.scan_iter(f"{where.key_prefix}:seen:*", count=1000)
+    )
+    model = {k.decode(): v.decode() for k, v in client.hgetall(f"{where.key_prefix}:model").items()}
+    urls = {"grpc": where.grpc_url(), "http": where.http_url()}
+
+    report: dict = {
+        "environment": args.env,
+        "model_version": model.get("version"),
+        "top_k": int(model.get("top_k", 0)),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host": {
+            "cpus": os.cpu_count(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+        },
+        "note": "client and server share the host's cores",
+        "sequential": [],
+        "concurrent": [],
+    }
+    before = serving.stage_statistics(urls["http"])
+    for protocol, url in urls.items():
+        print(f"sequential latency over {protocol} ({args.requests} requests)…", flush=True)
+        report["sequential"].append(
+            serving.sequential(protocol, url, user_ids, args.requests, warmup=50)
+        )
+    report["stages_sequential"] = serving.stage_breakdown(
+        before, serving.stage_statistics(urls["http"])
+    )
+    for protocol, url in urls.items():
+        for users_per_request in (1, 8):
+            print(
+                f"throughput over {protocol}, concurrency {args.concurrency}, "
+                f"{users_per_request} user(s) per request…",
+                flush=True,
+            )
+            report["concurrent"].append(
+                serving.concurrent(
+                    protocol, url, user_ids, args.concurrency, users_per_request, args.duration
+                )
+            )
+    print("feature fetch: direct Redis vs Feast SDK (100 entities)…", flush=True)
+    report["feature_fetch"] = features.compare(
+        client, where.feast_repo, where.feast_project, user_ids[:100], repeats=200
+    )
+
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{args.env}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Pipeline configuration: one YAML file, parsed once into typed, validated dataclasses.
+
+Deployments render this file from Ansible group_vars (`recstack_pipeline`); run on its
+own, `python -m pipelines <step> --config pipeline.yml` reads the same file. Every field
+has a default, so a config only needs what differs. Unknown keys and out-of-range values
+fail early with the dotted field name and what to change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A pipeline config value is missing, unknown or out of range."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    data_dir: Path = Path("/var/lib/recstack/data")
+    artifacts_dir: Path = Path("/var/lib/recstack/artifacts")
+    model_repository: Path = Path("/var/lib/recstack/model_repository")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    # "synthetic": generate Ali-CCP-shaped data into paths.data_dir.
+    # "parquet": use users/items/impressions parquet files already in paths.data_dir.
+    source: str = "synthetic"
+    seed: int = 7
+    n_users: int = 4000
+    n_items: int = 2000
+    n_categories: int = 40
+    n_shops: int = 300
+    n_brands: int = 200
+    impressions_per_user: int = 60
+    # Zipf exponent of item popularity (Ali-CCP's long tail is close to 1).
+    popularity_exponent: float = 1.0
+
+    def validate(self) -> None:
+        _one_of("data.source", self.source, ("synthetic", "parquet"))
+        for name in ("n_users", "n_items", "n_categories", "n_shops", "n_brands"):
+            _at_least(f"data.{name}", getattr(self, name), 2)
+        _at_least("data.impressions_per_user", self.impressions_per_user, 5)
+        if self.n_categories > self.n_items:
+            raise ConfigError("data.n_categories must not exceed data.n_items")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 7
+    embedding_dim: int = 32
+    # Both models memorise user/item ids after about two passes (holdout metrics fall
+    # from the third epoch on), so more epochs cost time and quality.
+    retrieval_epochs: int = 2
+    ranker_epochs: int = 2
+    batch_size: int = 512
+    learning_rate: float = 0.005
+    # Share of impressions held out for evaluation: the most recent ones, after one
+    # global cut-off time (pipelines/split.py).
+    holdout_fraction: float = 0.2
+    eval_k: int = 100
+    # A model below a floor is not published: the train step fails, latest.json stays.
+    # Defaults sit between the popularity baseline and the trained models on the default
+    # synthetic data (recall@100 ~0.26 vs ~0.50-0.56, AUC ~0.58 vs ~0.66-0.69).
+    min_retrieval_recall_at_k: float = 0.4
+    min_ranker_auc: float = 0.62
+
+    def validate(self) -> None:
+        _at_least("train.embedding_dim", self.embedding_dim, 4)
+        _at_least("train.retrieval_epochs", self.retrieval_epochs, 1)
+        _at_least("train.ranker_epochs", self.ranker_epochs, 1)
+        _at_least("train.batch_size", self.batch_size, 8)
+        _at_least("train.eval_k", self.eval_k, 1)
+        _between("train.holdout_fraction", self.holdout_fraction, 0.05, 0.5)
+        _between("train.min_retrieval_recall_at_k", self.min_retrieval_recall_at_k, 0.0, 1.0)
+        _between("train.min_ranker_auc", self.min_ranker_auc, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    host: str = "127.0.0.1"
+    port: int = 6379
+    # The password (and ACL user name) come from the environment, RECSTACK_REDIS_PASSWORD
+    # and RECSTACK_REDIS_USERNAME, never from this file: rendered files are not secret.
+    cluster: bool = False
+
+    def validate(self) -> None:
+        _between("serving.redis.port", self.port, 1, 65535)
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    # Prefix of every key the pipelines and the serving path own in Redis.
+    key_prefix: str = "recstack"
+    feast_project: str = "recstack"
+    # Candidates the retrieval stage returns (FAISS top-N) before filtering.
+    retrieval_candidates: int = 200
+    top_k: int = 20
+    # Business rule of the ordering stage: at most this many items per category.
+    max_per_category: int = 3
+    # Items appended to the blocklist at publish time (operators add more at run time).
+    blocklist: tuple[int, ...] = ()
+    # Model instances per stage inside Triton.
+    instances_per_stage: int = 2
+    # Python-backend execution environment on the Triton hosts (roles/triton creates it).
+    triton_python_env: str = "/opt/recstack/triton/pyenv"
+
+    def validate(self) -> None:
+        self.redis.validate()
+        _at_least("serving.top_k", self.top_k, 1)
+        _at_least("serving.max_per_category", self.max_per_category, 1)
+        _at_least("serving.instances_per_stage", self.instances_per_stage, 1)
+        if self.retrieval_candidates < 2 * self.top_k:
+            raise ConfigError(
+                "serving.retrieval_candidates must be at least twice serving.top_k "
+                f"(got {self.retrieval_candidates} < 2 x {self.top_k}): filtering drops "
+                "seen and blocked items, so retrieval must over-fetch"
+            )
+        if not self.key_prefix or ":" in self.key_prefix:
+            raise ConfigError("serving.key_prefix must be a non-empty string without ':'")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    paths: Paths = field(default_factory=Paths)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    serving: ServingConfig = field(default_factory=ServingConfig)
+
+    def validate(self) -> PipelineConfig:
+        self.data.validate()
+        self.train.validate()
+        self.serving.validate()
+        if self.serving.retrieval_candidates > self.data.n_items:
+            raise ConfigError(
+                "serving.retrieval_candidates must not exceed data.n_items "
+                f"({self.serving.retrieval_candidates} > {self.data.n_items})"
+            )
+        return self
+
+
+def load_config(path: Path | str | None) -> PipelineConfig:
+    """Read and validate a pipeline config file; None gives the defaults."""
+    if path is None:
+        return PipelineConfig().validate()
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"pipeline config {path} does not exist") from exc
+    return from_mapping(raw).validate()
+
+
+def from_mapping(raw: dict[str, Any]) -> PipelineConfig:
+    return _build(PipelineConfig, raw, "")
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        name = where.rstrip(".") or "config"
+        raise ConfigError(f"{name} must be a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown key {where}{unknown[0]}; expected one of: {', '.join(sorted(known))}"
+        )
+    values = {name: _coerce(hints[name], raw[name], f"{where}{name}") for name in raw}
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, f"{where}.")
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        item_type = typing.get_args(hint)[0]
+        return tuple(_coerce(item_type, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where} must be a path string, got {value!r}")
+        return Path(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {hint} at {where}")
+
+
+def _at_least(name: str, value: float, minimum: float) -> None:
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _between(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")

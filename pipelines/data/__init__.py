@@ -1,0 +1,2 @@
+"""Raw data: the synthetic Ali-CCP-shaped generator and the checks user-supplied tables
+must pass before any step reads them."""

@@ -1,0 +1,235 @@
+"""A small generative model of an Ali-CCP-like click log.
+
+Each category has a centroid in a latent space; items sit near their category's centroid
+and users near the mix of their user group's preferred categories, so the categorical
+features carry signal a model can learn. Item popularity is Zipf over a seeded
+permutation of item ids. Impressions mix a popularity-driven and a preference-driven
+candidate source (like a log produced by an earlier recommender), and clicks follow
+sigmoid(affinity + popularity + bias) with the bias solved for a realistic CTR.
+
+Everything derives from one seed through independent streams, so a given DataConfig
+always produces the same tables.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+
+from pipelines.config import DataConfig
+from pipelines.data.validate import TIMESTAMP_TYPE
+
+LATENT_DIM = 16
+# Cardinalities of the user/item fields the config does not size (close to Ali-CCP's).
+N_AGES = 7
+N_GEOGRAPHIES = 32
+N_PROFILES = 12
+N_INTENTIONS = 8
+CATEGORIES_PER_GROUP = 3
+# Distance of items from their category centroid and of users from their group's taste:
+# large enough that ids matter beyond categories, small enough that categories predict.
+ITEM_SPREAD = 0.5
+USER_SPREAD = 0.6
+# Share of the home category among a shop's (or brand's) items.
+HOME_LOYALTY = 0.8
+# Impression sources: this share comes from popularity, the rest from preference.
+POPULARITY_SHARE = 0.2
+PREFERENCE_SHARPNESS = 6.0
+# Preference-driven sources still favour popular items, damped by this power.
+PREFERENCE_POPULARITY = 0.25
+# Click model weights on affinity (cosine, in [-1, 1]) and standardised log-popularity.
+CLICK_AFFINITY = 4.0
+CLICK_POPULARITY = 0.2
+TARGET_CTR = 0.15
+START = datetime(2024, 1, 1, tzinfo=UTC)
+SPAN_US = 30 * 24 * 3600 * 1_000_000
+# Cells of the users x items probability matrix sampled at once: bounds memory
+# (about 32 MiB per array) whatever the data size.
+MATRIX_CELLS = 1 << 22
+
+
+def simulate(data: DataConfig) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Users, items and impressions tables for `data`, in the raw contract's dtypes."""
+    item_rng, user_rng, log_rng = (
+        np.random.default_rng(seq) for seq in np.random.SeedSequence(data.seed).spawn(3)
+    )
+    centroids = _unit(item_rng.normal(size=(data.n_categories, LATENT_DIM)))
+    items, item_latent, popularity = _items(item_rng, data, centroids)
+    users, user_latent = _users(user_rng, data, centroids)
+    impressions = _impressions(log_rng, data, user_latent, item_latent, popularity)
+    return users, items, impressions
+
+
+def _items(
+    rng: np.random.Generator, data: DataConfig, centroids: np.ndarray
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    n = data.n_items
+    # Every category gets at least one item, the rest are spread uniformly.
+    category = rng.permutation(
+        np.concatenate(
+            [
+                np.arange(data.n_categories),
+                rng.integers(data.n_categories, size=n - data.n_categories),
+            ]
+        )
+    )
+    latent = _unit(centroids[category] + ITEM_SPREAD * _noise(rng, n))
+    rank = rng.permutation(n)
+    weight = (rank + 1.0) ** -data.popularity_exponent
+    popularity = weight / weight.sum()
+    table = pa.table(
+        {
+            "item_id": np.arange(n, dtype=np.int64),
+            "item_category": category.astype(np.int64),
+            "item_shop": _home_member(rng, category, data.n_categories, data.n_shops),
+            "item_brand": _home_member(rng, category, data.n_categories, data.n_brands),
+            "item_intention": _nearest_direction(rng, latent, N_INTENTIONS),
+        }
+    )
+    return table, latent, popularity
+
+
+def _users(
+    rng: np.random.Generator, data: DataConfig, centroids: np.ndarray
+) -> tuple[pa.Table, np.ndarray]:
+    n = data.n_users
+    n_groups = max(2, data.n_categories // 2)
+    liked = np.stack(
+        [
+            rng.choice(
+                data.n_categories, size=min(CATEGORIES_PER_GROUP, data.n_categories), replace=False
+            )
+            for _ in range(n_groups)
+        ]
+    )
+    taste = _unit(centroids[liked].sum(axis=1))
+    group = rng.integers(n_groups, size=n)
+    latent = _unit(taste[group] + USER_SPREAD * _noise(rng, n))
+    # Demographics lean by group (each group has its own gender mix and typical age),
+    # so they carry a little of the taste signal, as they do in real logs.
+    gender_one_share = rng.beta(2.0, 2.0, size=n_groups)
+    typical_age = rng.integers(N_AGES, size=n_groups)
+    age = np.clip(typical_age[group] + rng.integers(-1, 2, size=n), 0, N_AGES - 1)
+    table = pa.table(
+        {
+            "user_id": np.arange(n, dtype=np.int64),
+            "user_gender": (rng.random(n) < gender_one_share[group]).astype(np.int64),
+            "user_age": age.astype(np.int64),
+            "user_geography": rng.integers(N_GEOGRAPHIES, size=n, dtype=np.int64),
+            "user_group": group.astype(np.int64),
+            "user_profile": _nearest_direction(rng, latent, N_PROFILES),
+        }
+    )
+    return table, latent
+
+
+def _impressions(
+    rng: np.random.Generator,
+    data: DataConfig,
+    user_latent: np.ndarray,
+    item_latent: np.ndarray,
+    popularity: np.ndarray,
+) -> pa.Table:
+    n_users, n_items = len(user_latent), len(item_latent)
+    # Negative binomial counts: a few heavy users and many light ones, mean as configured.
+    extra = data.impressions_per_user - 1
+    counts = 1 + rng.negative_binomial(2, 2 / (2 + extra), size=n_users)
+    user = np.repeat(np.arange(n_users), counts)  # sorted, as _preferred() needs
+    item = rng.choice(n_items, size=len(user), p=popularity)
+    by_preference = np.flatnonzero(rng.random(len(user)) >= POPULARITY_SHARE)
+    item[by_preference] = _preferred(rng, user[by_preference], user_latent, item_latent, popularity)
+
+    affinity = np.einsum("ij,ij->i", user_latent[user], item_latent[item])
+    log_pop = np.log(popularity)
+    standard_pop = (log_pop[item] - log_pop.mean()) / log_pop.std()
+    logit = CLICK_AFFINITY * affinity + CLICK_POPULARITY * standard_pop
+    logit += _bias_for_rate(logit, TARGET_CTR)
+    click = rng.random(len(user)) < 1 / (1 + np.exp(-logit))
+
+    offset_us = rng.integers(SPAN_US, size=len(user))
+    order = np.argsort(offset_us, kind="stable")
+    start_us = int(START.timestamp()) * 1_000_000
+    return pa.table(
+        {
+            "user_id": user[order].astype(np.int64),
+            "item_id": item[order].astype(np.int64),
+            "click": click[order].astype(np.int8),
+            "timestamp": pa.array(start_us + offset_us[order], type=TIMESTAMP_TYPE),
+        }
+    )
+
+
+def _preferred(
+    rng: np.random.Generator,
+    user: np.ndarray,
+    user_latent: np.ndarray,
+    item_latent: np.ndarray,
+    popularity: np.ndarray,
+) -> np.ndarray:
+    """One item per entry of `user` (sorted), drawn from that user's taste distribution."""
+    chosen = np.empty(len(user), dtype=np.int64)
+    n_items = len(item_latent)
+    log_prior = PREFERENCE_POPULARITY * np.log(popularity)
+    block = max(1, MATRIX_CELLS // n_items)
+    for start in range(0, len(user_latent), block):
+        logits = PREFERENCE_SHARPNESS * user_latent[start : start + block] @ item_latent.T
+        logits += log_prior
+        cdf = np.cumsum(np.exp(logits - logits.max(axis=1, keepdims=True)), axis=1)
+        cdf /= cdf[:, -1:]
+        # Sorted users: the block's entries are one contiguous range.
+        low, high = np.searchsorted(user, [start, start + block])
+        local = user[low:high] - start
+        # Row r's CDF shifted by r makes one increasing array, so a single searchsorted
+        # samples every user of the block at once.
+        shifted = (cdf + np.arange(len(cdf))[:, None]).ravel()
+        hit = np.searchsorted(shifted, local + rng.random(high - low), side="right")
+        chosen[low:high] = np.minimum(hit - local * n_items, n_items - 1)
+    return chosen
+
+
+def _bias_for_rate(logit: np.ndarray, rate: float) -> float:
+    """The constant that, added to `logit`, makes the mean click probability `rate`."""
+    low, high = -20.0, 20.0
+    for _ in range(60):
+        mid = (low + high) / 2
+        if np.mean(1 / (1 + np.exp(-(logit + mid)))) < rate:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
+
+
+def _home_member(
+    rng: np.random.Generator, category: np.ndarray, n_categories: int, n_members: int
+) -> np.ndarray:
+    """Shop or brand per item: mostly one whose home category is the item's category."""
+    home = rng.integers(n_categories, size=n_members)
+    members = np.argsort(home, kind="stable")
+    first = np.searchsorted(home[members], np.arange(n_categories))
+    size = np.bincount(home, minlength=n_categories)
+    pick = members[
+        np.minimum(
+            first[category] + (rng.random(len(category)) * size[category]).astype(np.int64),
+            n_members - 1,
+        )
+    ]
+    anywhere = rng.integers(n_members, size=len(category))
+    loyal = (rng.random(len(category)) < HOME_LOYALTY) & (size[category] > 0)
+    return np.where(loyal, pick, anywhere).astype(np.int64)
+
+
+def _nearest_direction(rng: np.random.Generator, latent: np.ndarray, n: int) -> np.ndarray:
+    """A code that is a coarse summary of the latent vector: its closest of n directions."""
+    directions = rng.normal(size=(n, latent.shape[1]))
+    return np.argmax(latent @ directions.T, axis=1).astype(np.int64)
+
+
+def _noise(rng: np.random.Generator, n: int) -> np.ndarray:
+    # Scaled so the noise vector has unit expected norm whatever LATENT_DIM is.
+    return rng.normal(size=(n, LATENT_DIM)) / np.sqrt(LATENT_DIM)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)

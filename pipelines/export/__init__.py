@@ -1,0 +1,1 @@
+"""Export: turn the latest published models into a Triton model repository."""

@@ -1,0 +1,93 @@
+"""Triton model configurations (config.pbtxt) for the stage models and the ensemble.
+
+Every tensor's name, type and shape is declared once here; the ensemble's wiring is
+checked against these declarations by a unit test, so a rename cannot silently break it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ENSEMBLE = "ensemble-model"
+STAGES = ("retrieval", "filtering", "scoring", "ordering")
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    dtype: str
+    dims: tuple[int, ...] = (-1, -1)
+
+    def render(self) -> str:
+        dims = ", ".join(str(d) for d in self.dims)
+        return f'{{ name: "{self.name}" data_type: TYPE_{self.dtype} dims: [ {dims} ] }}'
+
+
+USER_ID = Tensor("user_id_raw", "INT32", (-1, 1))
+CANDIDATES = Tensor("candidate_ids", "INT64")
+USER_SPARSE = Tensor("user_sparse", "INT64")
+USER_DENSE = Tensor("user_dense", "FP32")
+IS_FALLBACK = Tensor("is_fallback", "BOOL", (-1, 1))
+FILTERED = Tensor("filtered_ids", "INT64")
+SCORES = Tensor("candidate_scores", "FP32")
+ORDERED_IDS = Tensor("ordered_ids", "INT32")
+ORDERED_SCORES = Tensor("ordered_scores", "FP32")
+
+# stage -> (inputs, outputs), in pipeline order.
+SIGNATURES: dict[str, tuple[tuple[Tensor, ...], tuple[Tensor, ...]]] = {
+    "retrieval": ((USER_ID,), (CANDIDATES, USER_SPARSE, USER_DENSE, IS_FALLBACK)),
+    "filtering": ((USER_ID, CANDIDATES), (FILTERED,)),
+    "scoring": ((USER_SPARSE, USER_DENSE, FILTERED, IS_FALLBACK), (SCORES,)),
+    "ordering": ((FILTERED, SCORES), (ORDERED_IDS, ORDERED_SCORES)),
+}
+ENSEMBLE_INPUTS = (USER_ID,)
+ENSEMBLE_OUTPUTS = (ORDERED_IDS, ORDERED_SCORES, IS_FALLBACK)
+
+
+def _tensors(kind: str, tensors: tuple[Tensor, ...]) -> str:
+    body = ",\n".join(f"  {t.render()}" for t in tensors)
+    return f"{kind} [\n{body}\n]"
+
+
+def stage_config(stage: str, instances: int, python_env: str) -> str:
+    inputs, outputs = SIGNATURES[stage]
+    # max_batch_size 0: each request carries its own user dimension ([-1, 1] like the
+    # reference ensemble), so the stages vectorise over the users of a request.
+    return "\n".join(
+        (
+            f'name: "{stage}"',
+            'backend: "python"',
+            "max_batch_size: 0",
+            _tensors("input", inputs),
+            _tensors("output", outputs),
+            f"instance_group [ {{ kind: KIND_CPU count: {instances} }} ]",
+            "parameters: {",
+            '  key: "EXECUTION_ENV_PATH"',
+            f'  value: {{ string_value: "{python_env}" }}',
+            "}",
+            "",
+        )
+    )
+
+
+def ensemble_config() -> str:
+    steps = []
+    for stage in STAGES:
+        inputs, outputs = SIGNATURES[stage]
+        maps = [f'input_map {{ key: "{t.name}" value: "{t.name}" }}' for t in inputs]
+        maps += [f'output_map {{ key: "{t.name}" value: "{t.name}" }}' for t in outputs]
+        lines = "\n      ".join(maps)
+        steps.append(
+            f'    {{\n      model_name: "{stage}"\n      model_version: -1\n      {lines}\n    }}'
+        )
+    return "\n".join(
+        (
+            f'name: "{ENSEMBLE}"',
+            'platform: "ensemble"',
+            "max_batch_size: 0",
+            _tensors("input", ENSEMBLE_INPUTS),
+            _tensors("output", ENSEMBLE_OUTPUTS),
+            "ensemble_scheduling {\n  step [\n" + ",\n".join(steps) + "\n  ]\n}",
+            "",
+        )
+    )

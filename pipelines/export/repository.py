@@ -1,0 +1,170 @@
+"""The export step: latest published models -> a Triton model repository.
+
+Layout written to `paths.model_repository`:
+  <stage>/config.pbtxt                   for retrieval, filtering, scoring, ordering
+  <stage>/1/model.py, stage_common.py    the Python-backend model (triton_models/)
+  <stage>/1/recstack_serving/            a copy of pipelines.serving (the stage logic)
+  <stage>/1/serving_spec.json            model settings (spec.py)
+  <stage>/1/...                          the files the stage loads (ONNX, FAISS, catalog)
+  ensemble-model/config.pbtxt, 1/        the ensemble joining the stages
+  .export.json                           fingerprint of what this repository was built from
+
+The repository is built next to the target and swapped in with renames, so Triton never
+sees half a repository; an unchanged fingerprint skips the export.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..artifacts import Artifacts, load_latest
+from ..config import PipelineConfig
+from ..serving.catalog import CATALOG_FILE, Catalog
+from ..serving.spec import (
+    INDEX_FILE,
+    ITEM_IDS_FILE,
+    POPULAR_ITEMS_FILE,
+    RANKER_FILE,
+    USER_TOWER_FILE,
+    ServingSpec,
+)
+from ..steps import StepResult, fingerprint
+from . import pbtxt
+
+MARKER = ".export.json"
+_SERVING_PACKAGE = Path(__file__).resolve().parent.parent / "serving"
+_MODEL_SOURCES = Path(__file__).resolve().parent / "triton_models"
+# Exact search is fastest below this many items; above it, HNSW keeps latency flat.
+_EXACT_INDEX_MAX_ITEMS = 50_000
+
+# Files each stage loads, beyond its spec.
+_STAGE_FILES = {
+    "retrieval": (USER_TOWER_FILE, INDEX_FILE, ITEM_IDS_FILE, POPULAR_ITEMS_FILE),
+    "filtering": (),
+    "scoring": (RANKER_FILE, CATALOG_FILE),
+    "ordering": (CATALOG_FILE,),
+}
+
+
+def export(cfg: PipelineConfig) -> StepResult:
+    artifacts = load_latest(cfg.paths.artifacts_dir)
+    spec = serving_spec(cfg, artifacts.version)
+    code = sorted(_SERVING_PACKAGE.glob("*.py")) + sorted(_MODEL_SOURCES.glob("*.py"))
+    digest = fingerprint(
+        artifacts.version,
+        spec.__dict__,
+        cfg.serving.instances_per_stage,
+        cfg.serving.triton_python_env,
+        files=(*code, cfg.paths.data_dir / schema.ITEM_FEATURES_FILE),
+    )
+    target = cfg.paths.model_repository
+    if _current_fingerprint(target) == digest:
+        return StepResult("export", False, {"model_repository": str(target)})
+
+    staging = target.with_name(f".{target.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    shared = staging / ".shared"
+    shared.mkdir(parents=True)
+    _write_shared_files(cfg, artifacts, shared)
+    for stage in pbtxt.STAGES:
+        _write_stage(cfg, spec, stage, shared, staging / stage)
+    (staging / pbtxt.ENSEMBLE / "1").mkdir(parents=True)
+    (staging / pbtxt.ENSEMBLE / "config.pbtxt").write_text(pbtxt.ensemble_config())
+    shutil.rmtree(shared)
+    (staging / MARKER).write_text(
+        json.dumps({"fingerprint": digest, "version": spec.model_version})
+    )
+    _swap_in(staging, target)
+    return StepResult(
+        "export", True, {"model_repository": str(target), "model_version": spec.model_version}
+    )
+
+
+def serving_spec(cfg: PipelineConfig, version: str) -> ServingSpec:
+    return ServingSpec(
+        model_version=version,
+        key_prefix=cfg.serving.key_prefix,
+        feast_project=cfg.serving.feast_project,
+        user_view=schema.USER_FEATURE_VIEW,
+        user_join_key="user_id",
+        user_features=schema.USER_ONLINE_FEATURES,
+        user_dense_features=(schema.USER_DENSE,),
+        retrieval_candidates=cfg.serving.retrieval_candidates,
+        top_k=cfg.serving.top_k,
+        max_per_category=cfg.serving.max_per_category,
+    )
+
+
+def build_catalog(item_features: pd.DataFrame) -> Catalog:
+    table = item_features.sort_values("item_id")
+    return Catalog(
+        item_ids=table["item_id"].to_numpy(np.int64),
+        sparse=table[list(schema.ITEM_SPARSE)].to_numpy(np.int64),
+        dense=table[[schema.ITEM_DENSE]].to_numpy(np.float32),
+        category=table["item_category"].to_numpy(np.int64),
+    )
+
+
+def build_index(embeddings: np.ndarray) -> faiss.Index:
+    """Inner-product index over L2-normalised item embeddings (= cosine similarity)."""
+    vectors = np.ascontiguousarray(embeddings, dtype=np.float32)
+    if len(vectors) <= _EXACT_INDEX_MAX_ITEMS:
+        index = faiss.IndexFlatIP(vectors.shape[1])
+    else:
+        index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    index.add(vectors)
+    return index
+
+
+def _write_shared_files(cfg: PipelineConfig, artifacts: Artifacts, out: Path) -> None:
+    shutil.copy2(artifacts.user_tower, out / USER_TOWER_FILE)
+    shutil.copy2(artifacts.ranker, out / RANKER_FILE)
+    shutil.copy2(artifacts.item_ids, out / ITEM_IDS_FILE)
+    shutil.copy2(artifacts.popular_items, out / POPULAR_ITEMS_FILE)
+    index = build_index(np.load(artifacts.item_embeddings))
+    faiss.write_index(index, str(out / INDEX_FILE))
+    item_features = pd.read_parquet(cfg.paths.data_dir / schema.ITEM_FEATURES_FILE)
+    build_catalog(item_features).save(out)
+
+
+def _write_stage(
+    cfg: PipelineConfig, spec: ServingSpec, stage: str, shared: Path, model_dir: Path
+) -> None:
+    version = model_dir / "1"
+    version.mkdir(parents=True)
+    (model_dir / "config.pbtxt").write_text(
+        pbtxt.stage_config(stage, cfg.serving.instances_per_stage, cfg.serving.triton_python_env)
+    )
+    shutil.copy2(_MODEL_SOURCES / f"{stage}.py", version / "model.py")
+    shutil.copy2(_MODEL_SOURCES / "common.py", version / "stage_common.py")
+    shutil.copytree(
+        _SERVING_PACKAGE, version / "recstack_serving", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    spec.write(version)
+    for name in _STAGE_FILES[stage]:
+        # Hard links: the stages share the large files without copying them.
+        os.link(shared / name, version / name)
+
+
+def _current_fingerprint(target: Path) -> str | None:
+    try:
+        return json.loads((target / MARKER).read_text())["fingerprint"]
+    except (FileNotFoundError, KeyError, json.JSONDecodeError):
+        return None
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    retired = target.with_name(f".{target.name}.retired")
+    shutil.rmtree(retired, ignore_errors=True)
+    if target.exists():
+        target.rename(retired)
+    staging.rename(target)
+    shutil.rmtree(retired, ignore_errors=True)

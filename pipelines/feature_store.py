@@ -1,0 +1,85 @@
+"""The feature-store step: `feast apply` the repository and materialize into Redis.
+
+The Feast repository itself (feature_store.yaml and the definitions) is rendered by the
+`feature_store` Ansible role from group_vars. This step only acts when something changed:
+- apply when the repository's files changed since the last apply (or no registry yet);
+- materialize when the feature tables changed since the last materialization, as
+  recorded in Redis itself, so a flushed Redis is refilled.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from . import schema
+from .config import PipelineConfig
+from .online import redis_connection
+from .steps import StepResult, fingerprint
+
+APPLIED_MARKER = ".applied"
+
+
+def sync(cfg: PipelineConfig, repo: Path) -> StepResult:
+    applied = _apply(repo)
+    materialized = _materialize(cfg, repo, force=applied)
+    return StepResult(
+        "feature-store",
+        applied or materialized,
+        {"applied": applied, "materialized": materialized, "repo": str(repo)},
+    )
+
+
+def _apply(repo: Path) -> bool:
+    definitions = (*sorted(repo.glob("*.py")), repo / "feature_store.yaml")
+    digest = fingerprint("apply", files=definitions)
+    marker = repo / APPLIED_MARKER
+    if marker.exists() and marker.read_text() == digest and _registry_exists(repo):
+        return False
+    feast = Path(sys.executable).with_name("feast")
+    run = subprocess.run(
+        [str(feast), "--chdir", str(repo), "apply"], capture_output=True, text=True, check=False
+    )
+    if run.returncode != 0:
+        raise RuntimeError(
+            f"feast apply failed in {repo} (exit {run.returncode}):\n{run.stderr[-2000:]}"
+        )
+    marker.write_text(digest)
+    return True
+
+
+def _registry_exists(repo: Path) -> bool:
+    """False only when a local registry file is missing (remote registries are trusted)."""
+    registry = yaml.safe_load((repo / "feature_store.yaml").read_text())["registry"]
+    path = registry["path"] if isinstance(registry, dict) else registry
+    if "://" in path:
+        return True
+    return (repo / path).exists()
+
+
+def _materialize(cfg: PipelineConfig, repo: Path, force: bool) -> bool:
+    tables = (
+        cfg.paths.data_dir / schema.USER_FEATURES_FILE,
+        cfg.paths.data_dir / schema.ITEM_FEATURES_FILE,
+    )
+    digest = fingerprint("materialize", cfg.serving.feast_project, files=tables)
+    client = redis_connection(cfg.serving.redis)
+    marker = f"{cfg.serving.key_prefix}:feast:materialized"
+    if not force and client.get(marker) == digest.encode():
+        return False
+    from feast import FeatureStore  # the SDK is slow to import; only load it to write
+
+    newest = max(
+        pd.read_parquet(t, columns=["event_timestamp"])["event_timestamp"].max() for t in tables
+    )
+    end = max(newest.to_pydatetime(), datetime.now(UTC)) + timedelta(seconds=1)
+    FeatureStore(repo_path=str(repo)).materialize(
+        start_date=end - timedelta(days=3650), end_date=end
+    )
+    client.set(marker, digest)
+    return True

@@ -1,0 +1,7 @@
+"""The serving path's stage logic: retrieval, filtering, scoring, ordering.
+
+Everything here runs inside Triton's Python backend (NumPy 1.26, redis, faiss,
+onnxruntime, mmh3 — no pandas, no Feast, no PyTorch) and in the batch step, so it imports
+only those and uses relative imports: the export step copies this package into every
+model of the repository, which then carries exactly the code it was exported with.
+"""

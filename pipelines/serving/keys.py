@@ -1,0 +1,31 @@
+"""Redis keys that recstack owns (Feast's own layout is in feast_layout.py).
+
+{prefix}:seen:{user_id}   SET of item ids the user interacted with (filtering drops them)
+{prefix}:blocked          SET of item ids never to recommend (operators edit it live)
+{prefix}:out_of_stock     SET of item ids temporarily unavailable
+{prefix}:topk:{user_id}   HASH of the offline batch result: items (comma-separated ids,
+                          best first), scores, model_version, generated_at (unix seconds)
+{prefix}:model            HASH describing what is deployed: version, published_at, top_k
+"""
+
+from __future__ import annotations
+
+
+def seen(prefix: str, user_id: int) -> str:
+    return f"{prefix}:seen:{user_id}"
+
+
+def blocked(prefix: str) -> str:
+    return f"{prefix}:blocked"
+
+
+def out_of_stock(prefix: str) -> str:
+    return f"{prefix}:out_of_stock"
+
+
+def topk(prefix: str, user_id: int) -> str:
+    return f"{prefix}:topk:{user_id}"
+
+
+def model(prefix: str) -> str:
+    return f"{prefix}:model"

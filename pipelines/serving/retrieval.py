@@ -1,0 +1,63 @@
+"""Retrieval stage: user features -> user tower -> approximate nearest items (FAISS).
+
+Users without online features (unknown ids, or not yet materialized) fall back to the
+most popular items; the stage reports which users fell back so callers can label the
+answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+import onnxruntime as ort
+
+
+@dataclass(frozen=True)
+class Candidates:
+    item_ids: np.ndarray  # int64 [users, n]
+    fallback: np.ndarray  # bool [users]
+
+
+class Retrieval:
+    def __init__(
+        self,
+        user_tower: ort.InferenceSession,
+        index: faiss.Index,
+        item_ids: np.ndarray,
+        popular_items: np.ndarray,
+        n_candidates: int,
+    ) -> None:
+        if index.ntotal != len(item_ids):
+            raise ValueError(f"index holds {index.ntotal} vectors for {len(item_ids)} item ids")
+        self._tower = user_tower
+        self._index = index
+        self._item_ids = item_ids.astype(np.int64)
+        self._popular = popular_items[:n_candidates].astype(np.int64)
+        self._n = n_candidates
+
+    def retrieve(self, user_sparse: np.ndarray, found: np.ndarray) -> Candidates:
+        """user_sparse: int64 [users, len(USER_SPARSE)] (user id first)."""
+        result = np.empty((len(user_sparse), self._n), dtype=np.int64)
+        result[~found] = self._popular
+        if found.any():
+            embeddings = self._tower.run(None, {"user_sparse": user_sparse[found]})[0]
+            _, neighbours = self._index.search(np.ascontiguousarray(embeddings), self._n)
+            result[found] = self._item_ids[neighbours]
+        return Candidates(item_ids=result, fallback=~found)
+
+
+def user_inputs(
+    user_ids: np.ndarray, feature_rows: np.ndarray, n_categoricals: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split online feature rows into the models' sparse and dense user inputs.
+
+    feature_rows: [users, categoricals + dense], NaN where missing (missing -> 0).
+    Returns user_sparse int64 [users, 1 + categoricals] and user_dense float32.
+    """
+    rows = np.nan_to_num(feature_rows, nan=0.0)
+    sparse = np.empty((len(user_ids), 1 + n_categoricals), dtype=np.int64)
+    sparse[:, 0] = user_ids
+    sparse[:, 1:] = rows[:, :n_categoricals]
+    return sparse, rows[:, n_categoricals:].astype(np.float32)

@@ -1,0 +1,50 @@
+"""Scoring stage: the DLRM ranker (ONNX through onnxruntime) scores each candidate.
+
+The stage's contract is only (user inputs, candidate ids, fallback flags) -> scores, so
+a GPU model (HugeCTR behind Triton) can replace it without touching the other stages.
+
+Users without features (retrieval's fallback) are not scored by the ranker — it would
+only see an id it never learned — but by item popularity, so every unknown user gets the
+same popular items in popularity order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+
+from .catalog import Catalog
+from .filtering import PAD
+
+
+class Scoring:
+    def __init__(self, ranker: ort.InferenceSession, catalog: Catalog) -> None:
+        self._ranker = ranker
+        self._catalog = catalog
+
+    def score(
+        self,
+        user_sparse: np.ndarray,
+        user_dense: np.ndarray,
+        candidates: np.ndarray,
+        fallback: np.ndarray,
+    ) -> np.ndarray:
+        """Scores [users, n]: click probabilities for known users, log-popularity for
+        fallback users; -inf where there is no (known) candidate."""
+        users, width = candidates.shape
+        scores = np.full((users, width), -np.inf, dtype=np.float32)
+        rows, known = self._catalog.rows(candidates)
+        valid = known & (candidates != PAD)
+        by_popularity = valid & fallback.reshape(-1, 1)
+        scores[by_popularity] = self._catalog.dense[rows[by_popularity], 0]
+        by_ranker = valid & ~by_popularity
+        if not by_ranker.any():
+            return scores
+        user_of = np.broadcast_to(np.arange(users)[:, None], candidates.shape)[by_ranker]
+        item_rows = rows[by_ranker]
+        sparse = np.concatenate([user_sparse[user_of], self._catalog.sparse[item_rows]], axis=1)
+        dense = np.concatenate([user_dense[user_of], self._catalog.dense[item_rows]], axis=1)
+        scores[by_ranker] = self._ranker.run(
+            None, {"sparse": sparse, "dense": dense.astype(np.float32)}
+        )[0]
+        return scores

@@ -1,0 +1,54 @@
+"""Ask the deployed ensemble for recommendations (what `recstack recommend` and the smoke
+tests call), over gRPC or HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+
+ENSEMBLE = "ensemble-model"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    user_id: int
+    item_ids: tuple[int, ...]
+    scores: tuple[float, ...]
+    fallback: bool
+
+
+def recommend(
+    url: str, user_ids: Sequence[int], protocol: str = "grpc", timeout_s: float = 10.0
+) -> list[Recommendation]:
+    """One request for all `user_ids`; url is host:port of the protocol's endpoint."""
+    users = np.asarray(user_ids, dtype=np.int32).reshape(-1, 1)
+    if protocol == "grpc":
+        grpc_client = grpcclient.InferenceServerClient(url)
+        grpc_input = grpcclient.InferInput("user_id_raw", list(users.shape), "INT32")
+        grpc_input.set_data_from_numpy(users)
+        result = grpc_client.infer(ENSEMBLE, [grpc_input], client_timeout=timeout_s)
+    elif protocol == "http":
+        http_client = httpclient.InferenceServerClient(url, network_timeout=timeout_s)
+        http_input = httpclient.InferInput("user_id_raw", list(users.shape), "INT32")
+        http_input.set_data_from_numpy(users, binary_data=True)
+        result = http_client.infer(ENSEMBLE, [http_input])
+    else:
+        raise ValueError(f"protocol must be grpc or http, got {protocol!r}")
+    ids = result.as_numpy("ordered_ids")
+    scores = result.as_numpy("ordered_scores")
+    fallback = result.as_numpy("is_fallback").reshape(-1)
+    return [
+        Recommendation(
+            user_id=int(user),
+            item_ids=tuple(int(i) for i in row_ids if i >= 0),
+            scores=tuple(float(s) for s, i in zip(row_scores, row_ids, strict=True) if i >= 0),
+            fallback=bool(is_fallback),
+        )
+        for user, row_ids, row_scores, is_fallback in zip(
+            users.reshape(-1), ids, scores, fallback, strict=True
+        )
+    ]

@@ -1,0 +1,103 @@
+"""Probes of each deployed component, shared by `recstack status` and the smoke tests.
+
+Each probe returns a Check whose `hint` is the first thing an on-call engineer should
+look at when it fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+import tritonclient.http as httpclient
+from confluent_kafka.admin import AdminClient
+
+from .endpoints import Endpoints
+
+
+@dataclass(frozen=True)
+class Check:
+    component: str
+    endpoint: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+def check_redis(host: str, port: int) -> Check:
+    endpoint = f"{host}:{port}"
+    try:
+        client = redis.Redis(host=host, port=port, socket_timeout=2, socket_connect_timeout=2)
+        client.ping()
+        info = client.info("keyspace")
+        keys = sum(db.get("keys", 0) for db in info.values() if isinstance(db, dict))
+        return Check("redis", endpoint, True, f"PONG, {keys} keys")
+    except redis.RedisError as exc:
+        return Check(
+            "redis",
+            endpoint,
+            False,
+            str(exc),
+            "is redis-server running? supervisorctl status recstack-redis; "
+            "log: /var/log/recstack/redis/",
+        )
+
+
+def kafka_topics(bootstrap: str, timeout_s: float = 5.0) -> set[str]:
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout_s * 1000)}
+    )
+    return set(admin.list_topics(timeout=timeout_s).topics)
+
+
+def check_kafka(bootstrap: str, expected: tuple[str, ...]) -> Check:
+    hint = (
+        "is the broker running? supervisorctl status recstack-kafka; log: /var/log/recstack/kafka/"
+    )
+    try:
+        topics = kafka_topics(bootstrap)
+    except Exception as exc:  # confluent-kafka raises KafkaException or plain errors
+        return Check("kafka", bootstrap, False, f"no metadata: {exc}", hint)
+    missing = sorted(set(expected) - topics)
+    if missing:
+        return Check(
+            "kafka",
+            bootstrap,
+            False,
+            f"missing topics {', '.join(missing)}",
+            "the broker keeps topics in memory: rerun `recstack up` to recreate them",
+        )
+    return Check("kafka", bootstrap, True, f"{len(topics)} topics")
+
+
+def triton_model_states(url: str) -> dict[str, str]:
+    client = httpclient.InferenceServerClient(url, network_timeout=5.0)
+    return {m["name"]: m.get("state", "UNKNOWN") for m in client.get_model_repository_index()}
+
+
+def check_triton(url: str) -> Check:
+    hint = "supervisorctl status recstack-triton; log: /var/log/recstack/triton/"
+    try:
+        client = httpclient.InferenceServerClient(url, network_timeout=5.0)
+        if not client.is_server_ready():
+            return Check("triton", url, False, "server not ready", hint)
+        states = triton_model_states(url)
+    except Exception as exc:  # connection refused, timeouts, protocol errors
+        return Check("triton", url, False, str(exc), hint)
+    not_ready = sorted(name for name, state in states.items() if state != "READY")
+    if not states or not_ready:
+        return Check(
+            "triton",
+            url,
+            False,
+            f"models not ready: {', '.join(not_ready) or 'none loaded'}",
+            "the Triton log says why a model failed to load: /var/log/recstack/triton/",
+        )
+    return Check("triton", url, True, f"{len(states)} models ready")
+
+
+def check_all(endpoints: Endpoints) -> list[Check]:
+    checks = [check_redis(host, endpoints.redis_port) for host in endpoints.redis_hosts]
+    checks.append(check_kafka(endpoints.kafka_bootstrap, endpoints.kafka_topics))
+    checks += [check_triton(endpoints.http_url(host)) for host in endpoints.triton_hosts]
+    return checks

@@ -1,0 +1,70 @@
+"""Smoke tests against a deployed environment.
+
+    pytest smoke_tests --env local            # what `make test` and CI run
+    pytest smoke_tests --env local --junitxml=smoke.xml
+
+The environment's endpoints come from `recstack up` (.recstack/<env>/endpoints.json);
+host checks reach the hosts through the environment's Ansible inventory (testinfra).
+Every failure message starts with the component and says what to check first.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import redis
+
+from pipelines.serving import keys
+from recstack import endpoints, environments
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--env", default="local", help="deployed environment to check")
+    parser.addoption("--sample-users", type=int, default=20, help="users to sample end to end")
+    parser.addoption(
+        "--max-batch-age-hours",
+        type=float,
+        default=24.0 * 7,
+        help="oldest acceptable offline batch result",
+    )
+
+
+@pytest.fixture(scope="session")
+def environment(request: pytest.FixtureRequest) -> environments.Environment:
+    return environments.get(request.config.getoption("--env"))
+
+
+@pytest.fixture(scope="session")
+def where(environment: environments.Environment) -> endpoints.Endpoints:
+    return endpoints.load(environment)
+
+
+@pytest.fixture(scope="session")
+def redis_client(where: endpoints.Endpoints) -> redis.Redis:
+    return redis.Redis(host=where.redis_hosts[0], port=where.redis_port, socket_timeout=5)
+
+
+@pytest.fixture(scope="session")
+def deployed_model(redis_client: redis.Redis, where: endpoints.Endpoints) -> dict[str, str]:
+    model = {
+        k.decode(): v.decode()
+        for k, v in redis_client.hgetall(keys.model(where.key_prefix)).items()
+    }
+    assert model, (
+        f"redis: no {keys.model(where.key_prefix)} hash — the publish step never ran; "
+        "check the pipelines play output of `recstack up`"
+    )
+    return model
+
+
+@pytest.fixture(scope="session")
+def sampled_users(
+    request: pytest.FixtureRequest, redis_client: redis.Redis, where: endpoints.Endpoints
+) -> list[int]:
+    """Users with an interaction history (they have a `seen` set), sampled reproducibly."""
+    pattern = keys.seen(where.key_prefix, 0).rsplit(":", 1)[0] + ":*"
+    users = sorted(int(k.rsplit(b":", 1)[1]) for k in redis_client.scan_iter(pattern, count=1000))
+    assert users, f"redis: no keys matching {pattern} — the publish step wrote no histories"
+    count = min(request.config.getoption("--sample-users"), len(users))
+    return random.Random(0).sample(users, count)

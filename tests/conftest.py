@@ -1,0 +1,67 @@
+"""Shared fixtures: a throwaway Redis for unit tests, and the live `local` environment for
+the tests marked `deployed` (they need `recstack up local` first)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from recstack import endpoints, environments
+
+
+@pytest.fixture(scope="session")
+def local() -> endpoints.Endpoints:
+    return endpoints.load(environments.get("local"))
+
+
+@pytest.fixture(scope="session")
+def live_redis(local: endpoints.Endpoints) -> redis.Redis:
+    return redis.Redis(host=local.redis_hosts[0], port=local.redis_port, socket_timeout=5)
+
+
+@pytest.fixture(scope="session")
+def known_users(local: endpoints.Endpoints, live_redis: redis.Redis) -> list[int]:
+    """Users with an interaction history, smallest ids first."""
+    pattern = f"{local.key_prefix}:seen:*"
+    return sorted(int(k.rsplit(b":", 1)[1]) for k in live_redis.scan_iter(pattern, count=1000))
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A throwaway real redis-server on a free port (no persistence)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        pytest.fail("redis-server did not start (is Debian's redis-server installed?)")
+    yield "127.0.0.1", port
+    process.terminate()
+    process.wait(timeout=10)

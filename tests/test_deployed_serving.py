@@ -1,0 +1,99 @@
+"""The live ensemble: the reference calling convention, fallbacks, bad input, and that
+operators' edits to the blocklist and fresh interactions take effect immediately."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import redis
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+from pipelines.serving import keys
+from recstack import client
+from recstack.endpoints import Endpoints
+
+pytestmark = pytest.mark.deployed
+
+
+def test_reference_grpc_call_for_user_23(local: Endpoints) -> None:
+    triton = grpcclient.InferenceServerClient(local.grpc_url())
+    users = grpcclient.InferInput("user_id_raw", [1, 1], "INT32")
+    users.set_data_from_numpy(np.array([[23]], dtype=np.int32))
+    result = triton.infer("ensemble-model", [users])
+    ids = result.as_numpy("ordered_ids")
+    assert ids.dtype == np.int32
+    assert ids.shape[0] == 1 and ids.shape[1] >= 10
+    assert len(set(ids[0].tolist())) == ids.shape[1]
+    assert result.as_numpy("ordered_scores").shape == ids.shape
+
+
+def test_32_users_over_http(local: Endpoints, known_users: list[int]) -> None:
+    users = known_users[:32]
+    recs = client.recommend(local.http_url(), users, protocol="http")
+    assert [r.user_id for r in recs] == users
+    assert all(len(r.item_ids) >= 10 for r in recs)
+    # Different users get different lists: the answer is personalised.
+    assert len({r.item_ids for r in recs}) > len(users) // 2
+
+
+def test_unknown_user_gets_popular_items_labelled_as_fallback(
+    local: Endpoints, known_users: list[int]
+) -> None:
+    unknown = 2_000_000_000
+    known, fallback = client.recommend(local.grpc_url(), [known_users[0], unknown])
+    assert not known.fallback
+    assert fallback.fallback
+    assert len(fallback.item_ids) >= 10
+    # The fallback is the same for every unknown user.
+    (again,) = client.recommend(local.grpc_url(), [unknown - 1])
+    assert again.item_ids == fallback.item_ids
+
+
+def test_wrong_input_type_is_an_error_not_a_crash(local: Endpoints) -> None:
+    triton = httpclient.InferenceServerClient(local.http_url())
+    bad = httpclient.InferInput("user_id_raw", [1, 1], "FP32")
+    bad.set_data_from_numpy(np.array([[1.5]], dtype=np.float32))
+    with pytest.raises(InferenceServerException, match=r"(?i)data.?type|expected"):
+        triton.infer("ensemble-model", [bad])
+    assert triton.is_server_ready()
+    assert len(client.recommend(local.grpc_url(), [1])[0].item_ids) >= 10
+
+
+def test_too_many_users_in_one_request_is_refused_with_the_limit(local: Endpoints) -> None:
+    with pytest.raises(InferenceServerException, match="at most 1024"):
+        client.recommend(local.grpc_url(), list(range(1025)))
+    assert len(client.recommend(local.grpc_url(), [1])[0].item_ids) >= 10
+
+
+def test_blocking_an_item_removes_it_at_once(
+    local: Endpoints, live_redis: redis.Redis, known_users: list[int]
+) -> None:
+    user = known_users[0]
+    (before,) = client.recommend(local.grpc_url(), [user])
+    top = before.item_ids[0]
+    blocked = keys.blocked(local.key_prefix)
+    added = live_redis.sadd(blocked, top)
+    try:
+        (after,) = client.recommend(local.grpc_url(), [user])
+        assert top not in after.item_ids
+        assert len(after.item_ids) == len(before.item_ids)
+    finally:
+        if added:
+            live_redis.srem(blocked, top)
+
+
+def test_a_new_interaction_is_filtered_at_once(
+    local: Endpoints, live_redis: redis.Redis, known_users: list[int]
+) -> None:
+    user = known_users[1]
+    (before,) = client.recommend(local.grpc_url(), [user])
+    top = before.item_ids[0]
+    seen = keys.seen(local.key_prefix, user)
+    live_redis.sadd(seen, top)
+    try:
+        (after,) = client.recommend(local.grpc_url(), [user])
+        assert top not in after.item_ids
+    finally:
+        live_redis.srem(seen, top)

@@ -1,0 +1,63 @@
+"""The direct reader's key layout and value decoding agree with Feast's own code."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from feast.infra.online_stores.helpers import _mmh3, _redis_key
+from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+from feast.protos.feast.types.Value_pb2 import Value
+
+from pipelines.serving.feast_layout import FeastViewLayout, decode_value, feature_field
+
+LAYOUT = FeastViewLayout(
+    project="recstack", view="user_features", join_key="user_id", features=("a", "b")
+)
+
+
+@pytest.mark.parametrize("entity_id", [0, 1, 23, 2**40, -5])
+def test_entity_key_matches_feast(entity_id: int) -> None:
+    key = EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=entity_id)])
+    assert LAYOUT.entity_key(entity_id) == _redis_key(
+        "recstack", key, entity_key_serialization_version=3
+    )
+
+
+def test_field_hashes_match_feast() -> None:
+    assert feature_field("user_features", "user_age") == _mmh3("user_features:user_age")
+    assert LAYOUT.fields() == [_mmh3("user_features:a"), _mmh3("user_features:b")]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Value(int64_val=0), 0.0),
+        (Value(int64_val=123456789), 123456789.0),
+        (Value(int64_val=-7), -7.0),
+        (Value(int32_val=42), 42.0),
+        (Value(float_val=0.1), 0.10000000149011612),  # float32 precision, as Feast stores it
+        (Value(double_val=2.5), 2.5),
+        (Value(bool_val=True), 1.0),
+    ],
+)
+def test_decode_matches_protobuf(value: Value, expected: float) -> None:
+    assert decode_value(value.SerializeToString()) == expected
+
+
+def test_missing_values_decode_to_none() -> None:
+    assert decode_value(None) is None
+    assert decode_value(b"") is None
+    assert decode_value(Value().SerializeToString()) is None
+
+
+def test_unsupported_types_are_rejected() -> None:
+    with pytest.raises(ValueError, match="unsupported feast value"):
+        decode_value(Value(string_val="x").SerializeToString())
+
+
+def test_float_roundtrip_is_exact() -> None:
+    raw = Value(float_val=math.pi).SerializeToString()
+    parsed = Value()
+    parsed.ParseFromString(raw)
+    assert decode_value(raw) == parsed.float_val

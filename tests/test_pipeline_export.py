@@ -1,0 +1,148 @@
+"""Export builds a complete, self-contained Triton repository, and the stage code inside
+it (the same code Triton runs) serves good recommendations in-process."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import pytest
+
+from pipelines import schema
+from pipelines.config import DataConfig, Paths, PipelineConfig, ServingConfig, TrainConfig
+from pipelines.data.synthetic import generate
+from pipelines.export import pbtxt
+from pipelines.export.repository import MARKER, export
+from pipelines.features import build
+from pipelines.train.run import train
+
+TINY = PipelineConfig(
+    data=DataConfig(
+        n_users=500, n_items=300, n_categories=12, n_shops=40, n_brands=30, impressions_per_user=40
+    ),
+    train=TrainConfig(
+        embedding_dim=16,
+        batch_size=256,
+        eval_k=20,
+        min_retrieval_recall_at_k=0.0,
+        min_ranker_auc=0.0,
+    ),
+    serving=ServingConfig(
+        retrieval_candidates=60, top_k=10, max_per_category=3, triton_python_env="/opt/env"
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
+    root = tmp_path_factory.mktemp("export")
+    cfg = dataclasses.replace(
+        TINY,
+        paths=Paths(
+            data_dir=root / "data",
+            artifacts_dir=root / "artifacts",
+            model_repository=root / "models",
+        ),
+    ).validate()
+    generate(cfg)
+    build(cfg)
+    train(cfg)
+    assert export(cfg).changed
+    return cfg
+
+
+def test_repository_holds_every_model_and_its_files(exported: PipelineConfig) -> None:
+    repo = exported.paths.model_repository
+    assert sorted(p.name for p in repo.iterdir() if p.is_dir()) == sorted(
+        [*pbtxt.STAGES, pbtxt.ENSEMBLE]
+    )
+    for stage in pbtxt.STAGES:
+        version = repo / stage / "1"
+        assert (version / "model.py").exists() and (version / "stage_common.py").exists()
+        assert (version / "recstack_serving" / "retrieval.py").exists()
+        assert not list(version.rglob("__pycache__"))
+        spec = json.loads((version / "serving_spec.json").read_text())
+        assert spec["top_k"] == 10 and spec["retrieval_candidates"] == 60
+        assert 'string_value: "/opt/env"' in (repo / stage / "config.pbtxt").read_text()
+    assert (repo / "retrieval" / "1" / "items.faiss").exists()
+    assert (repo / "scoring" / "1" / "ranker.onnx").exists()
+    # Nothing hidden is left at the top level: Triton would try to load it as a model.
+    assert [p.name for p in repo.iterdir() if p.name.startswith(".")] == [MARKER]
+
+
+def test_unchanged_inputs_skip_the_export(exported: PipelineConfig) -> None:
+    marker = exported.paths.model_repository / MARKER
+    before = marker.stat().st_mtime_ns
+    assert export(exported).changed is False
+    assert marker.stat().st_mtime_ns == before
+
+
+def test_a_serving_setting_change_re_exports(exported: PipelineConfig, tmp_path: Path) -> None:
+    moved = dataclasses.replace(
+        exported,
+        paths=dataclasses.replace(exported.paths, model_repository=tmp_path / "models"),
+        serving=dataclasses.replace(exported.serving, top_k=12),
+    )
+    assert export(moved).changed
+    spec = json.loads((tmp_path / "models" / "ordering" / "1" / "serving_spec.json").read_text())
+    assert spec["top_k"] == 12
+
+
+def test_exported_stages_recommend_unseen_items(
+    exported: PipelineConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run the copied stage package the way Triton imports it."""
+    version = exported.paths.model_repository / "retrieval" / "1"
+    monkeypatch.syspath_prepend(str(version))
+    for name in [m for m in sys.modules if m.startswith("recstack_serving")]:
+        monkeypatch.delitem(sys.modules, name)
+    import faiss
+    from recstack_serving.catalog import Catalog
+    from recstack_serving.filtering import filter_candidates
+    from recstack_serving.ordering import order
+    from recstack_serving.retrieval import Retrieval, user_inputs
+    from recstack_serving.scoring import Scoring
+    from recstack_serving.spec import ServingSpec
+
+    spec = ServingSpec.read(version)
+    scoring_dir = exported.paths.model_repository / "scoring" / "1"
+    retrieval = Retrieval(
+        ort.InferenceSession(str(version / "user_tower.onnx")),
+        faiss.read_index(str(version / "items.faiss")),
+        np.load(version / "item_ids.npy"),
+        np.load(version / "popular_items.npy"),
+        spec.retrieval_candidates,
+    )
+    catalog = Catalog.load(scoring_dir)
+    scoring = Scoring(ort.InferenceSession(str(scoring_dir / "ranker.onnx")), catalog)
+
+    users = pd.read_parquet(exported.paths.data_dir / schema.USER_FEATURES_FILE).head(50)
+    clicks = pd.read_parquet(exported.paths.data_dir / schema.IMPRESSIONS_FILE)
+    clicks = clicks[clicks["click"] == 1]
+    user_ids = users["user_id"].to_numpy(np.int64)
+    seen = [clicks.loc[clicks["user_id"] == u, "item_id"].to_numpy() for u in user_ids]
+    rows = users[list(spec.user_features)].to_numpy(np.float64)
+    sparse, dense = user_inputs(user_ids, rows, len(spec.user_categoricals))
+    candidates = retrieval.retrieve(sparse, np.ones(len(user_ids), dtype=bool))
+    filtered = filter_candidates(candidates.item_ids, seen, np.array([], dtype=np.int64))
+    ids, scores = order(
+        filtered,
+        scoring.score(sparse, dense, filtered, candidates.fallback),
+        catalog,
+        spec.top_k,
+        spec.max_per_category,
+    )
+
+    assert ids.shape == (50, spec.top_k)
+    assert (ids >= 0).all()
+    for row, user_seen in zip(ids, seen, strict=True):
+        assert len(set(row.tolist())) == spec.top_k
+        assert not set(row.tolist()) & set(user_seen.tolist())
+    assert np.all(np.diff(scores, axis=1) <= 0)
+    # Personalised: users do not all get the same list.
+    assert len({tuple(r) for r in ids.tolist()}) > 10

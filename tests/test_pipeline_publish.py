@@ -1,0 +1,106 @@
+"""Publish and batch against a real (throwaway) Redis: what they write, and that a rerun
+with unchanged inputs writes nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+import redis
+
+from pipelines.batch import batch
+from pipelines.config import (
+    DataConfig,
+    Paths,
+    PipelineConfig,
+    RedisConfig,
+    ServingConfig,
+    TrainConfig,
+)
+from pipelines.data.synthetic import generate
+from pipelines.features import build
+from pipelines.publish import publish
+from pipelines.serving import keys
+from pipelines.train.run import train
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory: pytest.TempPathFactory, redis_server: tuple[str, int]) -> PipelineConfig:
+    root = tmp_path_factory.mktemp("publish")
+    host, port = redis_server
+    cfg = PipelineConfig(
+        paths=Paths(
+            data_dir=root / "data",
+            artifacts_dir=root / "artifacts",
+            model_repository=root / "models",
+        ),
+        data=DataConfig(
+            n_users=300,
+            n_items=200,
+            n_categories=10,
+            n_shops=30,
+            n_brands=20,
+            impressions_per_user=30,
+        ),
+        train=TrainConfig(
+            embedding_dim=8, eval_k=20, min_retrieval_recall_at_k=0.0, min_ranker_auc=0.0
+        ),
+        serving=ServingConfig(
+            redis=RedisConfig(host=host, port=port),
+            key_prefix="t",
+            retrieval_candidates=50,
+            top_k=8,
+            blocklist=(1, 2),
+        ),
+    ).validate()
+    generate(cfg)
+    build(cfg)
+    train(cfg)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def client(redis_server: tuple[str, int]) -> redis.Redis:
+    return redis.Redis(host=redis_server[0], port=redis_server[1])
+
+
+def test_publish_writes_histories_blocklist_and_model(
+    cfg: PipelineConfig, client: redis.Redis
+) -> None:
+    result = publish(cfg)
+    assert result.changed
+    assert {int(i) for i in client.smembers(keys.blocked("t"))} == {1, 2}
+    model = client.hgetall(keys.model("t"))
+    assert model[b"version"].decode() == result.details["model_version"]
+    assert int(model[b"top_k"]) == 8
+    assert result.details["users_with_history"] == len(list(client.scan_iter("t:seen:*")))
+    assert publish(cfg).changed is False
+
+
+def test_publish_keeps_operator_blocklist_entries(cfg: PipelineConfig, client: redis.Redis) -> None:
+    client.sadd(keys.blocked("t"), 99)
+    publish(dataclasses.replace(cfg, serving=dataclasses.replace(cfg.serving, blocklist=(1, 2, 3))))
+    assert {int(i) for i in client.smembers(keys.blocked("t"))} == {1, 2, 3, 99}
+
+
+def test_batch_writes_every_user_and_skips_unchanged_reruns(
+    cfg: PipelineConfig, client: redis.Redis
+) -> None:
+    publish(cfg)
+    started = int(time.time())
+    result = batch(cfg)
+    assert result.changed and result.details["users"] == cfg.data.n_users
+    record = client.hgetall(keys.topk("t", 0))
+    items = [int(i) for i in record[b"items"].split(b",")]
+    assert len(items) == 8 and len(set(items)) == 8
+    blocked = {int(i) for i in client.smembers(keys.blocked("t"))}
+    seen = {int(i) for i in client.smembers(keys.seen("t", 0))}
+    assert not set(items) & (blocked | seen)
+    assert record[b"model_version"].decode() == result.details["model_version"]
+    assert int(record[b"generated_at"]) >= started
+    assert batch(cfg).changed is False
+    # A newly blocked item changes the exclusions: the next batch recomputes.
+    client.sadd(keys.blocked("t"), items[0])
+    assert batch(cfg).changed
+    assert items[0] not in [int(i) for i in client.hget(keys.topk("t", 0), "items").split(b",")]

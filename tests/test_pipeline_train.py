@@ -1,0 +1,294 @@
+"""Training: models beat the popularity baseline, ONNX matches PyTorch, the quality gate
+blocks bad models, and the published artifacts are versioned by their inputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import pytest
+import torch
+
+from pipelines import schema
+from pipelines.artifacts import ArtifactsError, load_latest
+from pipelines.config import DataConfig, Paths, PipelineConfig, TrainConfig
+from pipelines.data.synthetic import generate
+from pipelines.data.validate import load_raw
+from pipelines.features import build, load_features
+from pipelines.train.dlrm import DLRM, fit_dlrm
+from pipelines.train.errors import QualityGateError
+from pipelines.train.evaluate import evaluate
+from pipelines.train.export import check_onnx, export_onnx
+from pipelines.train.gate import check_quality
+from pipelines.train.inputs import TrainingData, cardinality, prepare
+from pipelines.train.metrics import auc, retrieval_at_k
+from pipelines.train.run import train
+from pipelines.train.two_tower import TwoTower, embed, fit_two_tower
+
+TINY_DATA = DataConfig(
+    n_users=600, n_items=300, n_categories=12, n_shops=40, n_brands=30, impressions_per_user=40
+)
+# Floors at zero: these tests look at the metrics themselves; the gate has its own tests.
+TINY_TRAIN = TrainConfig(
+    embedding_dim=16,
+    batch_size=256,
+    eval_k=20,
+    min_retrieval_recall_at_k=0.0,
+    min_ranker_auc=0.0,
+)
+
+
+def tiny_config(root: Path, **train_overrides: float) -> PipelineConfig:
+    return PipelineConfig(
+        paths=Paths(data_dir=root / "data", artifacts_dir=root / "artifacts"),
+        data=TINY_DATA,
+        train=dataclasses.replace(TINY_TRAIN, **train_overrides),
+    ).validate()
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
+    cfg = tiny_config(tmp_path_factory.mktemp("published"))
+    generate(cfg)
+    build(cfg)
+    assert train(cfg).changed
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def data(published: PipelineConfig) -> TrainingData:
+    raw = load_raw(published.paths.data_dir)
+    users, items = load_features(published.paths.data_dir)
+    return prepare(users, items, raw.impressions, published.train.holdout_fraction)
+
+
+def test_models_beat_the_popularity_baseline(published: PipelineConfig) -> None:
+    metrics = load_latest(published.paths.artifacts_dir).manifest["metrics"]
+    assert metrics["retrieval_recall_at_k"] > metrics["popularity_recall_at_k"] + 0.05
+    assert metrics["retrieval_hit_rate_at_k"] > metrics["popularity_hit_rate_at_k"]
+    assert metrics["ranker_auc"] > 0.6
+    assert metrics["ranker_auc"] > metrics["popularity_auc"]
+
+
+def test_published_layout(published: PipelineConfig, data: TrainingData) -> None:
+    artifacts_dir = published.paths.artifacts_dir
+    latest = json.loads((artifacts_dir / "latest.json").read_text())
+    found = load_latest(artifacts_dir)
+    assert latest["version"] == found.version and Path(latest["path"]) == found.path.resolve()
+    assert found.version.startswith("v") and len(found.version) == 13
+
+    item_ids = np.load(found.item_ids)
+    embeddings = np.load(found.item_embeddings)
+    popular = np.load(found.popular_items)
+    assert item_ids.dtype == np.int64 and sorted(item_ids) == sorted(data.item_ids)
+    assert embeddings.dtype == np.float32
+    assert embeddings.shape == (len(item_ids), published.train.embedding_dim)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    assert popular.dtype == np.int64 and sorted(popular) == sorted(item_ids)
+    clicks = data.train.clicked()
+    counts = pd.Series(data.item_ids[clicks.item]).value_counts().reindex(popular, fill_value=0)
+    assert counts.is_monotonic_decreasing
+
+    manifest = found.manifest
+    assert manifest["version"] == found.version
+    assert manifest["embedding_dim"] == published.train.embedding_dim
+    assert manifest["train_config"] == dataclasses.asdict(published.train)
+    assert manifest["columns"]["ranker_sparse"] == list(schema.RANKER_SPARSE)
+    assert set(manifest["cardinalities"]) == set(schema.RANKER_SPARSE)
+    assert json.loads(found.metrics.read_text()) == manifest["metrics"]
+
+    signatures = {
+        found.user_tower: (
+            [("user_sparse", "tensor(int64)", len(schema.USER_SPARSE))],
+            [("user_embedding", "tensor(float)", published.train.embedding_dim)],
+        ),
+        found.ranker: (
+            [
+                ("sparse", "tensor(int64)", len(schema.RANKER_SPARSE)),
+                ("dense", "tensor(float)", len(schema.RANKER_DENSE)),
+            ],
+            [("score", "tensor(float)", None)],
+        ),
+    }
+    for path, (inputs, outputs) in signatures.items():
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        for nodes, expected in ((session.get_inputs(), inputs), (session.get_outputs(), outputs)):
+            assert [(n.name, n.type) for n in nodes] == [(name, kind) for name, kind, _ in expected]
+            for node, (_, _, width) in zip(nodes, expected, strict=True):
+                # A symbolic first dimension is the dynamic batch.
+                assert isinstance(node.shape[0], str)
+                assert node.shape[1:] == ([] if width is None else [width])
+
+
+def test_onnx_matches_torch_on_any_batch_and_out_of_range_codes(
+    data: TrainingData, tmp_path: Path
+) -> None:
+    cfg = dataclasses.replace(TINY_TRAIN, retrieval_epochs=1, ranker_epochs=1)
+    towers = fit_two_tower(data, cfg)
+    ranker = fit_dlrm(data, cfg)
+    rows = data.train.take(slice(0, 16))
+    sparse, dense = data.ranker_inputs(rows)
+    export_onnx(
+        towers.user, {"user_sparse": data.user_sparse[:16]}, "user_embedding", tmp_path / "u.onnx"
+    )
+    export_onnx(ranker, {"sparse": sparse, "dense": dense}, "score", tmp_path / "r.onnx")
+    # Codes a model never saw, negative or far out of range, fold in the same way in both.
+    odd = np.array([-1, -(10**9), 10**12, 7], dtype=np.int64)
+    for batch in (1, 3, 40):
+        user_codes = data.user_sparse[:batch].copy()
+        user_codes[:, 0] = odd[np.arange(batch) % len(odd)]
+        check_onnx(tmp_path / "u.onnx", towers.user, {"user_sparse": user_codes}, "user_embedding")
+        batch_sparse, batch_dense = data.ranker_inputs(data.holdout.take(slice(0, batch)))
+        batch_sparse[:, -1] = odd[np.arange(batch) % len(odd)]
+        check_onnx(
+            tmp_path / "r.onnx", ranker, {"sparse": batch_sparse, "dense": batch_dense}, "score"
+        )
+    session = ort.InferenceSession(str(tmp_path / "u.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"user_sparse": data.user_sparse[:5]})[0]
+    with torch.no_grad():
+        want = towers.user(torch.from_numpy(data.user_sparse[:5])).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_training_is_reproducible_and_the_version_stable(published: PipelineConfig) -> None:
+    first = load_latest(published.paths.artifacts_dir)
+    version_dir_mtime = first.path.stat().st_mtime_ns
+    again = train(published)
+    assert not again.changed and again.details["version"] == first.version
+    assert first.path.stat().st_mtime_ns == version_dir_mtime
+
+    # Same inputs elsewhere: same version and, with the same seeds, the same metrics.
+    copy_root = published.paths.artifacts_dir.parent / "copy"
+    copy = dataclasses.replace(
+        published,
+        paths=Paths(data_dir=published.paths.data_dir, artifacts_dir=copy_root),
+    )
+    result = train(copy)
+    assert result.changed and result.details["version"] == first.version
+    assert result.details["metrics"] == first.manifest["metrics"]
+
+    # A different train config is a different version.
+    other = dataclasses.replace(copy, train=dataclasses.replace(copy.train, seed=8))
+    moved = train(other)
+    assert moved.changed and moved.details["version"] != first.version
+    assert load_latest(copy_root).version == moved.details["version"]
+
+
+def test_quality_gate_blocks_and_publishes_nothing(
+    published: PipelineConfig, tmp_path: Path
+) -> None:
+    strict = dataclasses.replace(
+        published,
+        paths=Paths(data_dir=published.paths.data_dir, artifacts_dir=tmp_path / "artifacts"),
+        train=dataclasses.replace(
+            published.train, min_retrieval_recall_at_k=1.0, min_ranker_auc=1.0
+        ),
+    )
+    with pytest.raises(QualityGateError) as caught:
+        train(strict)
+    message = str(caught.value)
+    assert "train.min_retrieval_recall_at_k" in message and "train.min_ranker_auc" in message
+    assert "recall@20" in message and "1.0000" in message
+    artifacts_dir = strict.paths.artifacts_dir
+    assert not (artifacts_dir / "latest.json").exists()
+    assert not artifacts_dir.exists() or not any(artifacts_dir.iterdir())
+    with pytest.raises(ArtifactsError, match="run the train step first"):
+        load_latest(artifacts_dir)
+
+
+def test_untrained_models_fail_the_default_floors(data: TrainingData) -> None:
+    torch.manual_seed(0)
+    towers = TwoTower(data.cardinalities, TINY_TRAIN.embedding_dim).eval()
+    ranker = DLRM(
+        [data.cardinalities[c] for c in schema.RANKER_SPARSE],
+        len(schema.RANKER_DENSE),
+        TINY_TRAIN.embedding_dim,
+    ).eval()
+    metrics = evaluate(
+        data,
+        embed(towers.user, data.user_sparse),
+        embed(towers.item, data.item_sparse),
+        ranker,
+        TINY_TRAIN.eval_k,
+    )
+    with pytest.raises(QualityGateError, match=r"train\.min_retrieval_recall_at_k"):
+        check_quality(metrics, TrainConfig())
+    assert metrics["ranker_auc"] < TrainConfig().min_ranker_auc
+
+
+def test_sparse_ids_that_do_not_start_at_zero(published: PipelineConfig, tmp_path: Path) -> None:
+    # The user's own tables: huge, strided ids, as exported from a production system.
+    raw = load_raw(published.paths.data_dir)
+    user_id = {u: 10**12 + 7 * u for u in raw.users["user_id"]}
+    item_id = {i: 5000 + 13 * i for i in raw.items["item_id"]}
+    cfg = dataclasses.replace(
+        published,
+        paths=Paths(data_dir=tmp_path / "data", artifacts_dir=tmp_path / "artifacts"),
+        data=dataclasses.replace(published.data, source="parquet"),
+    )
+    cfg.paths.data_dir.mkdir()
+    raw.users.assign(user_id=raw.users["user_id"].map(user_id)).to_parquet(
+        cfg.paths.data_dir / schema.USERS_FILE
+    )
+    raw.items.assign(item_id=raw.items["item_id"].map(item_id)).to_parquet(
+        cfg.paths.data_dir / schema.ITEMS_FILE
+    )
+    raw.impressions.assign(
+        user_id=raw.impressions["user_id"].map(user_id),
+        item_id=raw.impressions["item_id"].map(item_id),
+    ).to_parquet(cfg.paths.data_dir / schema.IMPRESSIONS_FILE)
+
+    assert not generate(cfg).changed
+    build(cfg)
+    result = train(cfg)
+    found = load_latest(cfg.paths.artifacts_dir)
+    assert sorted(np.load(found.item_ids)) == sorted(item_id.values())
+    # Sparse id spaces get a prime bucket count, not max id + 1 rows.
+    assert found.manifest["cardinalities"]["user_id"] < 4 * len(user_id)
+    reference = load_latest(published.paths.artifacts_dir).manifest["metrics"]
+    assert result.details["metrics"]["retrieval_recall_at_k"] > reference["popularity_recall_at_k"]
+    session = ort.InferenceSession(str(found.user_tower), providers=["CPUExecutionProvider"])
+    codes = load_features(cfg.paths.data_dir)[0][list(schema.USER_SPARSE)].to_numpy()[:4]
+    assert np.isfinite(session.run(None, {"user_sparse": codes})[0]).all()
+
+
+def test_cardinality() -> None:
+    assert cardinality(np.array([0, 3, 6])) == 7
+    buckets = cardinality(10**12 + 7 * np.arange(1000))
+    assert buckets >= 2000 and all(buckets % d for d in range(2, int(buckets**0.5) + 1))
+    # A common stride does not collide under the prime modulus.
+    assert len(np.unique((10**12 + 7 * np.arange(1000)) % buckets)) == 1000
+
+
+def test_auc_matches_pairwise_definition() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 5, size=300).astype(float)  # many ties
+    labels = rng.random(300) < 0.3
+    positives, negatives = scores[labels], scores[~labels]
+    pairwise = (positives[:, None] > negatives[None, :]).mean() + 0.5 * (
+        positives[:, None] == negatives[None, :]
+    ).mean()
+    assert auc(scores, labels) == pytest.approx(pairwise)
+    assert auc(np.array([0.1, 0.2, 0.9]), np.array([0, 0, 1])) == 1.0
+    assert auc(np.array([0.9, 0.2, 0.1]), np.array([0, 0, 1])) == 0.0
+    assert auc(np.ones(4), np.array([0, 1, 0, 1])) == 0.5
+    with pytest.raises(ValueError, match="at least one click"):
+        auc(np.ones(3), np.zeros(3))
+
+
+def test_retrieval_at_k_excludes_seen_items() -> None:
+    # Two users, four items; scores favour items 0 > 1 > 2 > 3 for everybody.
+    users = np.ones((2, 1))
+    items = np.array([[4.0], [3.0], [2.0], [1.0]])
+    seen = (np.array([0]), np.array([0]))  # user 0 already clicked item 0
+    targets = (np.array([0, 0, 1, 1]), np.array([0, 1, 2, 3]))
+    score = retrieval_at_k(users, items, seen, targets, k=1)
+    # User 0: item 0 is seen (dropped as target, excluded from ranking), item 1 found.
+    # User 1: top-1 is item 0, neither of its targets.
+    assert score.users == 2
+    assert score.recall == pytest.approx((1.0 + 0.0) / 2)
+    assert score.hit_rate == pytest.approx(0.5)

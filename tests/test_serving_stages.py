@@ -1,0 +1,80 @@
+"""Stage logic on hand-made inputs: filtering, ordering, catalog look-ups."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipelines.serving.catalog import Catalog
+from pipelines.serving.filtering import PAD, filter_candidates
+from pipelines.serving.ordering import order
+from pipelines.serving.scoring import Scoring
+
+
+def _catalog(categories: dict[int, int]) -> Catalog:
+    ids = np.array(sorted(categories), dtype=np.int64)
+    return Catalog(
+        item_ids=ids,
+        sparse=np.stack([ids, ids % 3], axis=1),
+        dense=np.zeros((len(ids), 1), dtype=np.float32),
+        category=np.array([categories[i] for i in ids], dtype=np.int64),
+    )
+
+
+def test_filtering_drops_seen_and_excluded_and_keeps_order() -> None:
+    candidates = np.array([[5, 3, 9, 1, 7], [1, 2, 3, 4, 5]])
+    seen = [np.array([3, 100]), np.array([], dtype=np.int64)]
+    excluded = np.array([7, 2])
+    result = filter_candidates(candidates, seen, excluded)
+    assert result.tolist() == [[5, 9, 1, PAD, PAD], [1, 3, 4, 5, PAD]]
+
+
+def test_filtering_ignores_padding() -> None:
+    result = filter_candidates(np.array([[PAD, 4]]), [np.array([], dtype=np.int64)], np.array([]))
+    assert result.tolist() == [[4, PAD]]
+
+
+def test_catalog_rows_mark_unknown_ids() -> None:
+    catalog = _catalog({10: 0, 20: 1, 30: 1})
+    rows, known = catalog.rows(np.array([20, 25, 30, 99, PAD]))
+    assert known.tolist() == [True, False, True, False, False]
+    assert rows[0] == 1 and rows[2] == 2
+
+
+def test_ordering_applies_the_category_cap_then_fills() -> None:
+    catalog = _catalog({1: 0, 2: 0, 3: 0, 4: 1, 5: 2})
+    candidates = np.array([[1, 2, 3, 4, 5]])
+    scores = np.array([[0.9, 0.8, 0.7, 0.6, 0.5]], dtype=np.float32)
+    ids, ordered = order(candidates, scores, catalog, k=4, max_per_category=2)
+    # Item 3 is the third of category 0: skipped while others fit.
+    assert ids.tolist() == [[1, 2, 4, 5]]
+    assert np.all(np.diff(ordered[0]) <= 0)
+    ids, _ = order(candidates, scores, catalog, k=5, max_per_category=1)
+    # Only three categories: the two best skipped items fill the list, in score order.
+    assert ids.tolist() == [[1, 2, 3, 4, 5]]
+
+
+def test_ordering_pads_when_too_few_scored_candidates() -> None:
+    catalog = _catalog({1: 0, 2: 1})
+    candidates = np.array([[2, 1, PAD]])
+    scores = np.array([[0.2, 0.4, -np.inf]], dtype=np.float32)
+    ids, ordered = order(candidates, scores, catalog, k=3, max_per_category=5)
+    assert ids.tolist() == [[1, 2, PAD]]
+    assert ordered[0, 2] == -np.inf
+
+
+def test_fallback_users_are_ordered_by_popularity_without_the_ranker() -> None:
+    catalog = Catalog(
+        item_ids=np.array([1, 2, 3], dtype=np.int64),
+        sparse=np.zeros((3, 2), dtype=np.int64),
+        dense=np.array([[0.5], [2.0], [1.0]], dtype=np.float32),
+        category=np.zeros(3, dtype=np.int64),
+    )
+    # No ranker at all: a fallback-only request must never reach it.
+    scoring = Scoring(ranker=None, catalog=catalog)  # type: ignore[arg-type]
+    scores = scoring.score(
+        np.zeros((1, 2), dtype=np.int64),
+        np.zeros((1, 1), dtype=np.float32),
+        np.array([[1, 2, 3, PAD]]),
+        np.array([[True]]),
+    )
+    assert scores.tolist() == [[0.5, 2.0, 1.0, -np.inf]]
