@@ -10,13 +10,21 @@ Every failure message starts with the component and says what to check first.
 
 from __future__ import annotations
 
+import os
 import random
+import sys
+from pathlib import Path
 
 import pytest
 import redis
 
 from pipelines.serving import keys
 from recstack import endpoints, environments
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # testinfra's Ansible backend runs ansible-inventory: use this environment's.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -67,21 +67,22 @@ def test_too_many_users_in_one_request_is_refused_with_the_limit(local: Endpoint
     assert len(client.recommend(local.grpc_url(), [1])[0].item_ids) >= 10
 
 
-def test_blocking_an_item_removes_it_at_once(
-    local: Endpoints, live_redis: redis.Redis, known_users: list[int]
+@pytest.mark.parametrize("exclusion", [keys.blocked, keys.out_of_stock])
+def test_excluding_an_item_removes_it_at_once(
+    local: Endpoints, live_redis: redis.Redis, known_users: list[int], exclusion
 ) -> None:
     user = known_users[0]
     (before,) = client.recommend(local.grpc_url(), [user])
     top = before.item_ids[0]
-    blocked = keys.blocked(local.key_prefix)
-    added = live_redis.sadd(blocked, top)
+    excluded = exclusion(local.key_prefix)
+    added = live_redis.sadd(excluded, top)
     try:
         (after,) = client.recommend(local.grpc_url(), [user])
         assert top not in after.item_ids
         assert len(after.item_ids) == len(before.item_ids)
     finally:
         if added:
-            live_redis.srem(blocked, top)
+            live_redis.srem(excluded, top)
 
 
 def test_a_new_interaction_is_filtered_at_once(

@@ -26,7 +26,7 @@ def test_entity_key_matches_feast(entity_id: int) -> None:
 
 def test_field_hashes_match_feast() -> None:
     assert feature_field("user_features", "user_age") == _mmh3("user_features:user_age")
-    assert LAYOUT.fields() == [_mmh3("user_features:a"), _mmh3("user_features:b")]
+    assert LAYOUT.fields == (_mmh3("user_features:a"), _mmh3("user_features:b"))
 
 
 @pytest.mark.parametrize(

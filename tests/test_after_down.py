@@ -1,0 +1,34 @@
+"""After `recstack down local`: no recstack service runs or listens, and data is kept."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.after_down
+
+PORTS = (6379, 9092, 8000, 8001, 8002)
+
+
+def test_no_service_process_is_left() -> None:
+    running = subprocess.run(["ps", "-eo", "comm="], capture_output=True, text=True, check=True)
+    left = {"redis-server", "tansu", "tritonserver"} & set(running.stdout.split())
+    assert not left, f"still running after down: {sorted(left)}"
+
+
+@pytest.mark.parametrize("port", PORTS)
+def test_nothing_listens_on_the_service_ports(port: int) -> None:
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still accepts connections"
+
+
+def test_supervisor_programs_are_removed() -> None:
+    assert not list(Path("/etc/supervisor/conf.d").glob("recstack-*.conf"))
+
+
+def test_data_is_kept_for_the_next_up() -> None:
+    assert Path("/var/lib/recstack/model_repository/ensemble-model/config.pbtxt").exists()
+    assert Path("/var/lib/recstack/redis").is_dir()
