@@ -15,14 +15,19 @@ from pipelines.serving import feast_layout
 from .serving import percentiles_ms
 
 
-def _timed(fn: Callable[[], object], repeats: int, warmup: int) -> list[float]:
+def _alternating(
+    first: Callable[[], object], second: Callable[[], object], repeats: int, warmup: int
+) -> tuple[list[float], list[float]]:
+    """Time two calls in turns, so both see the same machine conditions."""
     for _ in range(warmup):
-        fn()
-    times = []
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
+        for fn, out in ((first, times[0]), (second, times[1])):
+            started = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - started)
     return times
 
 
@@ -40,10 +45,12 @@ def compare(
         join_key="user_id",
         features=schema.USER_ONLINE_FEATURES,
     )
-    sdk = _timed(
-        lambda: store.get_online_features(features=refs, entity_rows=rows).to_dict(), repeats, 5
+    sdk, direct = _alternating(
+        lambda: store.get_online_features(features=refs, entity_rows=rows).to_dict(),
+        lambda: feast_layout.read_rows(client, layout, user_ids),
+        repeats,
+        warmup=20,
     )
-    direct = _timed(lambda: feast_layout.read_rows(client, layout, user_ids), repeats, 5)
     sdk_stats, direct_stats = percentiles_ms(sdk), percentiles_ms(direct)
     return {
         "entities": len(user_ids),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+import redis
 from feast.infra.online_stores.helpers import _mmh3, _redis_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 
-from pipelines.serving.feast_layout import FeastViewLayout, decode_value, feature_field
+from pipelines.serving.feast_layout import FeastViewLayout, decode_value, feature_field, read_rows
 
 LAYOUT = FeastViewLayout(
     project="recstack", view="user_features", join_key="user_id", features=("a", "b")
@@ -61,3 +63,35 @@ def test_float_roundtrip_is_exact() -> None:
     parsed = Value()
     parsed.ParseFromString(raw)
     assert decode_value(raw) == parsed.float_val
+
+
+def _store(client: redis.Redis, entity_id: int, values: dict[str, Value]) -> None:
+    key = EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=entity_id)])
+    client.hset(
+        _redis_key("recstack", key, entity_key_serialization_version=3),
+        mapping={
+            _mmh3(f"user_features:{name}"): v.SerializeToString() for name, v in values.items()
+        },
+    )
+
+
+def test_read_rows_from_a_real_redis(redis_server: tuple[str, int]) -> None:
+    client = redis.Redis(host=redis_server[0], port=redis_server[1])
+    _store(client, 7, {"a": Value(int64_val=3), "b": Value(float_val=0.5)})
+    _store(client, 8, {"a": Value(int64_val=4)})  # b never materialized
+    rows, found = read_rows(client, LAYOUT, [7, 8, 9])
+    assert found.tolist() == [True, True, False]
+    assert rows[0].tolist() == [3.0, 0.5]
+    assert rows[1, 0] == 4.0 and math.isnan(rows[1, 1])
+    assert np.isnan(rows[2]).all()
+    assert read_rows(client, LAYOUT, [])[0].shape == (0, 2)
+
+
+def test_a_failed_read_leaves_the_connection_pool_usable(redis_server: tuple[str, int]) -> None:
+    client = redis.Redis(host=redis_server[0], port=redis_server[1])
+    _store(client, 10, {"a": Value(int64_val=1)})
+    client.set(LAYOUT.entity_key(11), "not a hash")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        read_rows(client, LAYOUT, [11, 10])
+    rows, found = read_rows(client, LAYOUT, [10])
+    assert found.tolist() == [True] and rows[0, 0] == 1.0
