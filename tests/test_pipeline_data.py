@@ -11,33 +11,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tiny import TINY_DATA, tiny_config
 
 from pipelines import schema
-from pipelines.config import DataConfig, Paths, PipelineConfig
+from pipelines.config import PipelineConfig
 from pipelines.data.synthetic import generate
 from pipelines.data.validate import RAW_FILES, DataError, load_raw, validate_raw
 from pipelines.features import build, load_features
 from pipelines.split import temporal_split
 
 
-def tiny_config(root: Path, seed: int = 7, source: str = "synthetic") -> PipelineConfig:
-    data = DataConfig(
-        source=source,
-        seed=seed,
-        n_users=300,
-        n_items=200,
-        n_categories=10,
-        n_shops=30,
-        n_brands=20,
-        impressions_per_user=20,
-    )
-    paths = Paths(data_dir=root / "data", artifacts_dir=root / "artifacts")
-    return PipelineConfig(paths=paths, data=data).validate()
+def tiny_data_config(root: Path, seed: int = 7, source: str = "synthetic") -> PipelineConfig:
+    return tiny_config(root, data=dataclasses.replace(TINY_DATA, seed=seed, source=source))
 
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> PipelineConfig:
-    config = tiny_config(tmp_path)
+    config = tiny_data_config(tmp_path)
     generate(config)
     return config
 
@@ -52,9 +42,9 @@ def mtimes(paths: list[Path]) -> dict[Path, int]:
 
 def test_generate_is_deterministic_by_seed(tmp_path: Path) -> None:
     first, again, other = (
-        tiny_config(tmp_path / "a"),
-        tiny_config(tmp_path / "b"),
-        tiny_config(tmp_path / "c", seed=8),
+        tiny_data_config(tmp_path / "a"),
+        tiny_data_config(tmp_path / "b"),
+        tiny_data_config(tmp_path / "c", seed=8),
     )
     for config in (first, again, other):
         assert generate(config).changed
@@ -120,7 +110,7 @@ def test_generate_is_idempotent(cfg: PipelineConfig) -> None:
 
 
 def test_parquet_source_writes_nothing(tmp_path: Path) -> None:
-    config = tiny_config(tmp_path, source="parquet")
+    config = tiny_data_config(tmp_path, source="parquet")
     assert not generate(config).changed
     assert not config.paths.data_dir.exists()
     with pytest.raises(DataError, match=r"users\.parquet: file not found"):

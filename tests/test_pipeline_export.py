@@ -12,43 +12,26 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import pytest
+from tiny import tiny_config
 
 from pipelines import schema
-from pipelines.config import DataConfig, Paths, PipelineConfig, ServingConfig, TrainConfig
+from pipelines.config import PipelineConfig, ServingConfig
 from pipelines.data.synthetic import generate
 from pipelines.export import pbtxt
 from pipelines.export.repository import MARKER, export
 from pipelines.features import build
 from pipelines.train.run import train
 
-TINY = PipelineConfig(
-    data=DataConfig(
-        n_users=500, n_items=300, n_categories=12, n_shops=40, n_brands=30, impressions_per_user=40
-    ),
-    train=TrainConfig(
-        embedding_dim=16,
-        batch_size=256,
-        eval_k=20,
-        min_retrieval_recall_at_k=0.0,
-        min_ranker_auc=0.0,
-    ),
-    serving=ServingConfig(
-        retrieval_candidates=60, top_k=10, max_per_category=3, triton_python_env="/opt/env"
-    ),
-)
-
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
     root = tmp_path_factory.mktemp("export")
-    cfg = dataclasses.replace(
-        TINY,
-        paths=Paths(
-            data_dir=root / "data",
-            artifacts_dir=root / "artifacts",
-            model_repository=root / "models",
+    cfg = tiny_config(
+        root,
+        serving=ServingConfig(
+            retrieval_candidates=60, top_k=10, max_per_category=3, triton_python_env="/opt/env"
         ),
-    ).validate()
+    )
     generate(cfg)
     build(cfg)
     train(cfg)

@@ -8,15 +8,13 @@ import time
 
 import pytest
 import redis
+from tiny import tiny_config
 
 from pipelines.batch import batch
 from pipelines.config import (
-    DataConfig,
-    Paths,
     PipelineConfig,
     RedisConfig,
     ServingConfig,
-    TrainConfig,
 )
 from pipelines.data.synthetic import generate
 from pipelines.features import build
@@ -29,23 +27,8 @@ from pipelines.train.run import train
 def cfg(tmp_path_factory: pytest.TempPathFactory, redis_server: tuple[str, int]) -> PipelineConfig:
     root = tmp_path_factory.mktemp("publish")
     host, port = redis_server
-    cfg = PipelineConfig(
-        paths=Paths(
-            data_dir=root / "data",
-            artifacts_dir=root / "artifacts",
-            model_repository=root / "models",
-        ),
-        data=DataConfig(
-            n_users=300,
-            n_items=200,
-            n_categories=10,
-            n_shops=30,
-            n_brands=20,
-            impressions_per_user=30,
-        ),
-        train=TrainConfig(
-            embedding_dim=8, eval_k=20, min_retrieval_recall_at_k=0.0, min_ranker_auc=0.0
-        ),
+    cfg = tiny_config(
+        root,
         serving=ServingConfig(
             redis=RedisConfig(host=host, port=port),
             key_prefix="t",
@@ -53,7 +36,7 @@ def cfg(tmp_path_factory: pytest.TempPathFactory, redis_server: tuple[str, int])
             top_k=8,
             blocklist=(1, 2),
         ),
-    ).validate()
+    )
     generate(cfg)
     build(cfg)
     train(cfg)

@@ -12,10 +12,11 @@ import onnxruntime as ort
 import pandas as pd
 import pytest
 import torch
+from tiny import TINY_TRAIN, tiny_config
 
 from pipelines import schema
 from pipelines.artifacts import ArtifactsError, load_latest
-from pipelines.config import DataConfig, Paths, PipelineConfig, TrainConfig
+from pipelines.config import Paths, PipelineConfig, TrainConfig
 from pipelines.data.synthetic import generate
 from pipelines.data.validate import load_raw
 from pipelines.features import build, load_features
@@ -29,30 +30,14 @@ from pipelines.train.metrics import auc, retrieval_at_k
 from pipelines.train.run import train
 from pipelines.train.two_tower import TwoTower, embed, fit_two_tower
 
-TINY_DATA = DataConfig(
-    n_users=600, n_items=300, n_categories=12, n_shops=40, n_brands=30, impressions_per_user=40
-)
-# Floors at zero: these tests look at the metrics themselves; the gate has its own tests.
-TINY_TRAIN = TrainConfig(
-    embedding_dim=16,
-    batch_size=256,
-    eval_k=20,
-    min_retrieval_recall_at_k=0.0,
-    min_ranker_auc=0.0,
-)
 
-
-def tiny_config(root: Path, **train_overrides: float) -> PipelineConfig:
-    return PipelineConfig(
-        paths=Paths(data_dir=root / "data", artifacts_dir=root / "artifacts"),
-        data=TINY_DATA,
-        train=dataclasses.replace(TINY_TRAIN, **train_overrides),
-    ).validate()
+def tiny_train_config(root: Path, **train_overrides: float) -> PipelineConfig:
+    return tiny_config(root, train=dataclasses.replace(TINY_TRAIN, **train_overrides))
 
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
-    cfg = tiny_config(tmp_path_factory.mktemp("published"))
+    cfg = tiny_train_config(tmp_path_factory.mktemp("published"))
     generate(cfg)
     build(cfg)
     assert train(cfg).changed
