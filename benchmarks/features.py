@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import redis
 
 from pipelines import schema
@@ -15,45 +16,44 @@ from pipelines.serving import feast_layout
 from .serving import percentiles_ms
 
 
-def _alternating(
-    first: Callable[[], object], second: Callable[[], object], repeats: int, warmup: int
-) -> tuple[list[float], list[float]]:
-    """Time two calls in turns, so both see the same machine conditions."""
-    for _ in range(warmup):
-        first()
-        second()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeats):
-        for fn, out in ((first, times[0]), (second, times[1])):
-            started = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - started)
-    return times
-
-
 def compare(
-    client: redis.Redis, feast_repo: str, project: str, user_ids: Sequence[int], repeats: int
+    client: redis.Redis,
+    feast_repo: str,
+    project: str,
+    population: Sequence[int],
+    entities: int,
+    repeats: int,
 ) -> dict[str, Any]:
+    """Time the SDK and the direct read in turns on the same random `entities` users,
+    a new draw per repeat, so neither sees a warmer cache than production would."""
     from feast import FeatureStore
 
     store = FeatureStore(repo_path=feast_repo)
     refs = [f"{schema.USER_FEATURE_VIEW}:{name}" for name in schema.USER_ONLINE_FEATURES]
-    rows = [{"user_id": int(u)} for u in user_ids]
     layout = feast_layout.FeastViewLayout(
         project=project,
         view=schema.USER_FEATURE_VIEW,
         join_key="user_id",
         features=schema.USER_ONLINE_FEATURES,
     )
-    sdk, direct = _alternating(
-        lambda: store.get_online_features(features=refs, entity_rows=rows).to_dict(),
-        lambda: feast_layout.read_rows(client, layout, user_ids),
-        repeats,
-        warmup=20,
-    )
-    sdk_stats, direct_stats = percentiles_ms(sdk), percentiles_ms(direct)
+    calls: dict[str, Callable[[list[int]], object]] = {
+        "sdk": lambda users: store.get_online_features(
+            features=refs, entity_rows=[{"user_id": u} for u in users]
+        ).to_dict(),
+        "direct": lambda users: feast_layout.read_rows(client, layout, users),
+    }
+    rng = np.random.default_rng(0)
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for repeat in range(repeats + 20):
+        users = [int(u) for u in rng.choice(np.asarray(population), size=entities, replace=False)]
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call(users)
+            if repeat >= 20:  # the first rounds warm up connections and imports
+                times[name].append(time.perf_counter() - started)
+    sdk_stats, direct_stats = percentiles_ms(times["sdk"]), percentiles_ms(times["direct"])
     return {
-        "entities": len(user_ids),
+        "entities": entities,
         "repeats": repeats,
         "feast_sdk": sdk_stats,
         "direct_redis": direct_stats,

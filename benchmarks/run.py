@@ -23,6 +23,37 @@ from . import features, serving
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def targets(report: dict, concurrency: int) -> dict[str, dict]:
+    """The project's performance targets next to what this run measured."""
+    grpc_sequential = next(r for r in report["sequential"] if r["protocol"] == "grpc")
+    single_user = [
+        r["recommendations_per_s"]
+        for r in report["concurrent"]
+        if r["users_per_request"] == 1 and r["concurrency"] == concurrency
+    ]
+    rows = {
+        "ensemble_p99_ms_sequential_grpc": (grpc_sequential["p99_ms"], 10.0, "<="),
+        f"recommendations_per_s_concurrency_{concurrency}_one_user_per_request": (
+            min(single_user),
+            800.0,
+            ">=",
+        ),
+        "feature_fetch_speedup_100_entities": (
+            report["feature_fetch"]["speedup_p50"],
+            5.0,
+            ">=",
+        ),
+    }
+    return {
+        name: {
+            "measured": measured,
+            "target": f"{op} {target}",
+            "met": measured <= target if op == "<=" else measured >= target,
+        }
+        for name, (measured, target, op) in rows.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--env", default="local")
@@ -80,8 +111,9 @@ def main() -> None:
             )
     print("feature fetch: direct Redis vs Feast SDK (100 entities)…", flush=True)
     report["feature_fetch"] = features.compare(
-        client, where.feast_repo, where.feast_project, user_ids[:100], repeats=200
+        client, where.feast_repo, where.feast_project, user_ids, entities=100, repeats=300
     )
+    report["targets"] = targets(report, args.concurrency)
 
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{args.env}.json"

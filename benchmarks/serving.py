@@ -13,7 +13,7 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from pipelines.export.pbtxt import ENSEMBLE, STAGES
+from pipelines.export.pbtxt import ENSEMBLE, STAGES, USER_ID
 
 Call = Callable[[np.ndarray], None]
 
@@ -24,7 +24,7 @@ def make_call(protocol: str, url: str) -> Call:
         grpc_client = grpcclient.InferenceServerClient(url)
 
         def grpc_call(users: np.ndarray) -> None:
-            tensor = grpcclient.InferInput("user_id_raw", list(users.shape), "INT32")
+            tensor = grpcclient.InferInput(USER_ID.name, list(users.shape), USER_ID.dtype)
             tensor.set_data_from_numpy(users)
             grpc_client.infer(ENSEMBLE, [tensor])
 
@@ -32,7 +32,7 @@ def make_call(protocol: str, url: str) -> Call:
     http_client = httpclient.InferenceServerClient(url)
 
     def http_call(users: np.ndarray) -> None:
-        tensor = httpclient.InferInput("user_id_raw", list(users.shape), "INT32")
+        tensor = httpclient.InferInput(USER_ID.name, list(users.shape), USER_ID.dtype)
         tensor.set_data_from_numpy(users, binary_data=True)
         http_client.infer(ENSEMBLE, [tensor])
 

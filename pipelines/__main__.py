@@ -16,8 +16,9 @@ from pathlib import Path
 from .artifacts import ArtifactsError
 from .config import ConfigError, PipelineConfig, load_config
 from .data.validate import DataError
+from .feature_store import FeatureStoreError
 from .steps import StepResult
-from .train.errors import QualityGateError
+from .train.errors import ExportError, QualityGateError
 
 
 def _data(cfg: PipelineConfig, _: argparse.Namespace) -> StepResult:
@@ -78,6 +79,18 @@ STEPS: dict[str, Callable[[PipelineConfig, argparse.Namespace], StepResult]] = {
 }
 
 
+# Failures an operator fixes by changing config, data or the environment: explained in one
+# paragraph, without a traceback.
+KNOWN_FAILURES = (
+    ConfigError,
+    DataError,
+    QualityGateError,
+    ExportError,
+    ArtifactsError,
+    FeatureStoreError,
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     parser.add_argument("step", choices=list(STEPS))
@@ -87,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config)
         result = STEPS[args.step](cfg, args)
-    except (ConfigError, DataError, QualityGateError, ArtifactsError) as exc:
+    except KNOWN_FAILURES as exc:
         print(f"pipelines {args.step}: {exc}", file=sys.stderr)
         return 2
     print(result.to_json())

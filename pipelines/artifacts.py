@@ -24,14 +24,18 @@ from typing import Any
 
 from pipelines.data.files import read_json, write_json
 
+# The files serving loads keep the names they have in the model repository.
+from pipelines.serving.spec import (
+    ITEM_IDS_FILE,
+    POPULAR_ITEMS_FILE,
+    RANKER_FILE,
+    USER_TOWER_FILE,
+)
+
 LATEST_FILE = "latest.json"
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.json"
-USER_TOWER_FILE = "user_tower.onnx"
-RANKER_FILE = "ranker.onnx"
-ITEM_IDS_FILE = "item_ids.npy"
 ITEM_EMBEDDINGS_FILE = "item_embeddings.npy"
-POPULAR_ITEMS_FILE = "popular_items.npy"
 
 
 class ArtifactsError(FileNotFoundError):

@@ -3,7 +3,9 @@ own code, written to Redis as `{prefix}:topk:{user_id}` (see serving/keys.py).
 
 Serving from batch is one Redis read. Each record names the model version and the time
 that produced it, so staleness is visible. The run is skipped when the model, the
-features, the interactions, the serving settings and the exclusions are all unchanged.
+features, the interactions, the serving settings and code and the exclusions are all
+unchanged and the stored results are younger than `serving.batch_max_age_hours`;
+records of users no longer in the data are deleted.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import pandas as pd
 from . import schema
 from .artifacts import load_latest
 from .config import PipelineConfig
-from .export.repository import build_catalog, build_index
-from .online import redis_connection
+from .export.repository import build_catalog, build_index, serving_code
+from .online import delete_other_users, redis_connection
 from .serving import keys
 from .serving.filtering import fetch_exclusions, filter_candidates
 from .serving.ordering import order
@@ -44,10 +46,20 @@ def batch(cfg: PipelineConfig) -> StepResult:
         cfg.serving.max_per_category,
         cfg.serving.retrieval_candidates,
         excluded.tolist(),
-        files=(data / schema.USER_FEATURES_FILE, data / schema.IMPRESSIONS_FILE),
+        files=(
+            data / schema.USER_FEATURES_FILE,
+            data / schema.ITEM_FEATURES_FILE,
+            data / schema.IMPRESSIONS_FILE,
+            *serving_code(),
+        ),
     )
-    marker = f"{prefix}:batch"
-    if client.hget(marker, "fingerprint") == digest.encode():
+    marker = keys.batch_marker(prefix)
+    last = client.hgetall(marker)
+    age_s = time.time() - int(last.get(b"generated_at", 0))
+    if (
+        last.get(b"fingerprint") == digest.encode()
+        and age_s < cfg.serving.batch_max_age_hours * 3600
+    ):
         return StepResult("batch", False, {"model_version": artifacts.version})
 
     catalog = build_catalog(pd.read_parquet(data / schema.ITEM_FEATURES_FILE))
@@ -83,6 +95,7 @@ def batch(cfg: PipelineConfig) -> StepResult:
                 },
             )
         pipe.execute()
+    removed = delete_other_users(client, keys.topk, prefix, user_ids)
     client.hset(
         marker,
         mapping={
@@ -92,4 +105,8 @@ def batch(cfg: PipelineConfig) -> StepResult:
             "users": len(user_ids),
         },
     )
-    return StepResult("batch", True, {"model_version": artifacts.version, "users": len(user_ids)})
+    return StepResult(
+        "batch",
+        True,
+        {"model_version": artifacts.version, "users": len(user_ids), "stale_removed": removed},
+    )

@@ -1,6 +1,6 @@
 """Pipeline configuration: one YAML file, parsed once into typed, validated dataclasses.
 
-Deployments render this file from Ansible group_vars (`recstack_pipeline`); run on its
+Deployments render this file from Ansible group_vars (`pipelines_config`); run on its
 own, `python -m pipelines <step> --config pipeline.yml` reads the same file. Every field
 has a default, so a config only needs what differs. Unknown keys and out-of-range values
 fail early with the dotted field name and what to change.
@@ -110,6 +110,9 @@ class ServingConfig:
     blocklist: tuple[int, ...] = ()
     # Model instances per stage inside Triton.
     instances_per_stage: int = 2
+    # The batch step recomputes every user's top-K when its inputs change or when the
+    # stored results are older than this, whichever comes first.
+    batch_max_age_hours: float = 24.0
     # Python-backend execution environment on the Triton hosts (roles/triton creates it).
     triton_python_env: str = "/opt/recstack/triton/pyenv"
 
@@ -118,6 +121,7 @@ class ServingConfig:
         _at_least("serving.top_k", self.top_k, 1)
         _at_least("serving.max_per_category", self.max_per_category, 1)
         _at_least("serving.instances_per_stage", self.instances_per_stage, 1)
+        _between("serving.batch_max_age_hours", self.batch_max_age_hours, 0.01, 24.0 * 365)
         if self.retrieval_candidates < 2 * self.top_k:
             raise ConfigError(
                 "serving.retrieval_candidates must be at least twice serving.top_k "

@@ -20,9 +20,14 @@ import yaml
 from . import schema
 from .config import PipelineConfig
 from .online import redis_connection
+from .serving import keys
 from .steps import StepResult, fingerprint
 
 APPLIED_MARKER = ".applied"
+
+
+class FeatureStoreError(RuntimeError):
+    """Feast refused the rendered repository."""
 
 
 def sync(cfg: PipelineConfig, repo: Path) -> StepResult:
@@ -46,7 +51,7 @@ def _apply(repo: Path) -> bool:
         [str(feast), "--chdir", str(repo), "apply"], capture_output=True, text=True, check=False
     )
     if run.returncode != 0:
-        raise RuntimeError(
+        raise FeatureStoreError(
             f"feast apply failed in {repo} (exit {run.returncode}):\n{run.stderr[-2000:]}"
         )
     marker.write_text(digest)
@@ -69,7 +74,7 @@ def _materialize(cfg: PipelineConfig, repo: Path, force: bool) -> bool:
     )
     digest = fingerprint("materialize", cfg.serving.feast_project, files=tables)
     client = redis_connection(cfg.serving.redis)
-    marker = f"{cfg.serving.key_prefix}:feast:materialized"
+    marker = keys.materialized_marker(cfg.serving.key_prefix)
     if not force and client.get(marker) == digest.encode():
         return False
     from feast import FeatureStore  # the SDK is slow to import; only load it to write

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 
 from .config import RedisConfig
 from .serving import redis_client
@@ -17,7 +18,28 @@ def redis_connection(config: RedisConfig):
         "RECSTACK_REDIS_CLUSTER": "1" if config.cluster else "0",
         "RECSTACK_REDIS_USERNAME": os.environ.get("RECSTACK_REDIS_USERNAME", ""),
         "RECSTACK_REDIS_PASSWORD": os.environ.get("RECSTACK_REDIS_PASSWORD", ""),
-        # Bulk writes (publish, batch) take longer than a serving read.
+        # Bulk writes (publish, batch) take longer than a serving read, and a batch job
+        # can afford to wait out a short blip.
         "RECSTACK_REDIS_TIMEOUT_S": "30",
+        "RECSTACK_REDIS_RETRIES": "3",
     }
     return redis_client.client_from_env(env)
+
+
+def delete_other_users(
+    client, key_of: Callable[[str, int], str], prefix: str, users: Iterable[int]
+) -> int:
+    """Delete the per-user keys (key_of(prefix, user)) of users not in `users`.
+
+    A new dataset replaces the old one as a whole: its absent users' records must go.
+    """
+    keep = {key_of(prefix, int(u)).encode() for u in users}
+    pattern = key_of(prefix, 0).rsplit(":", 1)[0] + ":*"
+    stale = [key for key in client.scan_iter(match=pattern, count=1000) if key not in keep]
+    for start in range(0, len(stale), 1000):
+        # One key per DEL: in a cluster, keys of different slots cannot share a command.
+        pipe = client.pipeline(transaction=False)
+        for key in stale[start : start + 1000]:
+            pipe.delete(key)
+        pipe.execute()
+    return len(stale)

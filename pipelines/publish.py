@@ -1,7 +1,7 @@
 """The publish step: the online data the filtering stage reads, and the deployed version.
 
 Writes to Redis (key layout in serving/keys.py): each user's interacted items (the
-`seen` sets, replaced as a whole so items from an older dataset do not linger), the
+`seen` sets, replaced as a whole; sets of users absent from the data are removed), the
 configured blocklist entries (added; operators' own entries are never removed), and the
 model hash. A fingerprint stored in Redis makes a repeated publish a no-op.
 """
@@ -15,7 +15,7 @@ import pandas as pd
 from . import schema
 from .artifacts import load_latest
 from .config import PipelineConfig
-from .online import redis_connection
+from .online import delete_other_users, redis_connection
 from .serving import keys
 from .steps import StepResult, fingerprint
 
@@ -30,7 +30,7 @@ def publish(cfg: PipelineConfig) -> StepResult:
         version, cfg.serving.top_k, list(cfg.serving.blocklist), files=(impressions_file,)
     )
     client = redis_connection(cfg.serving.redis)
-    marker = f"{prefix}:published"
+    marker = keys.published_marker(prefix)
     if client.get(marker) == digest.encode():
         return StepResult("publish", False, {"model_version": version})
 
@@ -45,6 +45,7 @@ def publish(cfg: PipelineConfig) -> StepResult:
             pipe.delete(key)
             pipe.sadd(key, *(int(i) for i in seen[user_id]))
         pipe.execute()
+    removed = delete_other_users(client, keys.seen, prefix, users)
     if cfg.serving.blocklist:
         client.sadd(keys.blocked(prefix), *cfg.serving.blocklist)
     if client.hget(keys.model(prefix), "version") != version.encode():
@@ -53,4 +54,8 @@ def publish(cfg: PipelineConfig) -> StepResult:
         )
     client.hset(keys.model(prefix), "top_k", cfg.serving.top_k)
     client.set(marker, digest)
-    return StepResult("publish", True, {"model_version": version, "users_with_history": len(users)})
+    return StepResult(
+        "publish",
+        True,
+        {"model_version": version, "users_with_history": len(users), "histories_removed": removed},
+    )

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pipelines.export.pbtxt import ENSEMBLE, USER_ID
+
 from . import client, endpoints, environments, health
 from .runner import PlaybookResult, TaskOutcome, run_playbook
 
@@ -84,7 +86,7 @@ def _show_sample(environment: environments.Environment) -> None:
         console.print(f"  user {rec.user_id}: {items} …")
     console.print(
         f"Query it: recstack recommend --user 23 | Triton gRPC {where.grpc_url()}, "
-        f"HTTP {where.http_url()} (model ensemble-model, input user_id_raw INT32 [-1,1])"
+        f"HTTP {where.http_url()} (model {ENSEMBLE}, input {USER_ID.name} {USER_ID.dtype} [-1,1])"
     )
 
 

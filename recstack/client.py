@@ -10,7 +10,7 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-ENSEMBLE = "ensemble-model"
+from pipelines.export.pbtxt import ENSEMBLE, IS_FALLBACK, ORDERED_IDS, ORDERED_SCORES, USER_ID
 
 
 @dataclass(frozen=True)
@@ -28,19 +28,19 @@ def recommend(
     users = np.asarray(user_ids, dtype=np.int32).reshape(-1, 1)
     if protocol == "grpc":
         grpc_client = grpcclient.InferenceServerClient(url)
-        grpc_input = grpcclient.InferInput("user_id_raw", list(users.shape), "INT32")
+        grpc_input = grpcclient.InferInput(USER_ID.name, list(users.shape), USER_ID.dtype)
         grpc_input.set_data_from_numpy(users)
         result = grpc_client.infer(ENSEMBLE, [grpc_input], client_timeout=timeout_s)
     elif protocol == "http":
         http_client = httpclient.InferenceServerClient(url, network_timeout=timeout_s)
-        http_input = httpclient.InferInput("user_id_raw", list(users.shape), "INT32")
+        http_input = httpclient.InferInput(USER_ID.name, list(users.shape), USER_ID.dtype)
         http_input.set_data_from_numpy(users, binary_data=True)
         result = http_client.infer(ENSEMBLE, [http_input])
     else:
         raise ValueError(f"protocol must be grpc or http, got {protocol!r}")
-    ids = result.as_numpy("ordered_ids")
-    scores = result.as_numpy("ordered_scores")
-    fallback = result.as_numpy("is_fallback").reshape(-1)
+    ids = result.as_numpy(ORDERED_IDS.name)
+    scores = result.as_numpy(ORDERED_SCORES.name)
+    fallback = result.as_numpy(IS_FALLBACK.name).reshape(-1)
     return [
         Recommendation(
             user_id=int(user),

@@ -23,7 +23,8 @@ class Endpoints:
     redis_hosts: tuple[str, ...]
     redis_port: int
     redis_cluster: bool
-    kafka_bootstrap: str
+    kafka_hosts: tuple[str, ...]
+    kafka_port: int
     kafka_topics: tuple[str, ...]
     triton_hosts: tuple[str, ...]
     triton_http_port: int
@@ -41,13 +42,18 @@ class Endpoints:
             redis_hosts=tuple(raw["redis"]["hosts"]),
             redis_port=raw["redis"]["port"],
             redis_cluster=raw["redis"]["cluster"],
-            kafka_bootstrap=",".join(f"{h}:{kafka['port']}" for h in kafka["hosts"]),
+            kafka_hosts=tuple(kafka["hosts"]),
+            kafka_port=kafka["port"],
             kafka_topics=tuple(kafka["topics"]),
             triton_hosts=tuple(raw["triton"]["hosts"]),
             triton_http_port=raw["triton"]["http_port"],
             triton_grpc_port=raw["triton"]["grpc_port"],
             triton_metrics_port=raw["triton"]["metrics_port"],
         )
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return ",".join(f"{host}:{self.kafka_port}" for host in self.kafka_hosts)
 
     def grpc_url(self, host: str | None = None) -> str:
         return f"{host or self.triton_hosts[0]}:{self.triton_grpc_port}"

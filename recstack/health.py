@@ -15,6 +15,14 @@ from confluent_kafka.admin import AdminClient
 from .endpoints import Endpoints
 
 
+def service_hint(name: str) -> str:
+    """Where to look first when the service recstack-<name> does not answer."""
+    return (
+        f"is recstack-{name} running? `supervisorctl status recstack-{name}` "
+        f"(or `systemctl status recstack-{name}`); log: /var/log/recstack/{name}/"
+    )
+
+
 @dataclass(frozen=True)
 class Check:
     component: str
@@ -38,8 +46,7 @@ def check_redis(host: str, port: int) -> Check:
             endpoint,
             False,
             str(exc),
-            "is redis-server running? supervisorctl status recstack-redis; "
-            "log: /var/log/recstack/redis/",
+            service_hint("redis"),
         )
 
 
@@ -76,7 +83,7 @@ def triton_model_states(url: str) -> dict[str, str]:
 
 
 def check_triton(url: str) -> Check:
-    hint = "supervisorctl status recstack-triton; log: /var/log/recstack/triton/"
+    hint = service_hint("triton")
     try:
         client = httpclient.InferenceServerClient(url, network_timeout=5.0)
         if not client.is_server_ready():

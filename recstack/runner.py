@@ -84,7 +84,7 @@ def run_playbook(
             progress(f"play:{data.get('play', '')}", None)
         is_item = kind in _ITEM_STATUS_BY_EVENT
         status = _ITEM_STATUS_BY_EVENT.get(kind) or _STATUS_BY_EVENT.get(kind)
-        if status is None:
+        if status is None or (_is_include(data) and status != "failed"):
             return True
         res = data.get("res", {})
         if status == "ok" and res.get("changed"):
@@ -126,6 +126,12 @@ def run_playbook(
     finally:
         shutil.rmtree(private_dir, ignore_errors=True)
     return PlaybookResult(playbook, status, time.monotonic() - started, outcomes)
+
+
+def _is_include(data: dict[str, Any]) -> bool:
+    """Including tasks or a role is bookkeeping; the included tasks report themselves."""
+    action = str(data.get("task_action", ""))
+    return action.rsplit(".", 1)[-1] in ("include_tasks", "include_role")
 
 
 def _failure_message(res: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import testinfra
 
+from recstack import health
 from recstack.endpoints import Endpoints
 from recstack.environments import Environment
 
@@ -24,7 +25,7 @@ def _hosts(environment: Environment, group: str) -> list:
 def _ports(where: Endpoints, group: str) -> list[int]:
     return {
         "redis": [where.redis_port],
-        "kafka": [int(where.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])],
+        "kafka": [where.kafka_port],
         "triton": [where.triton_http_port, where.triton_grpc_port, where.triton_metrics_port],
     }[group]
 
@@ -35,8 +36,7 @@ def test_service_process_runs_as_its_user(environment: Environment, group: str) 
     for host in _hosts(environment, group):
         processes = host.process.filter(comm=name)
         assert processes, (
-            f"{group} on {host.backend.hostname}: no {name} process → "
-            f"supervisorctl status recstack-{group}; log: /var/log/recstack/{group}/"
+            f"{group} on {host.backend.hostname}: no {name} process → {health.service_hint(group)}"
         )
         users = sorted({p.user for p in processes})
         assert users == [user], (
@@ -64,7 +64,10 @@ def test_redis_data_directory_belongs_to_redis(environment: Environment) -> None
     _, user, data_dir = SERVICES["redis"]
     for host in _hosts(environment, "redis"):
         directory = host.file(data_dir)
-        assert directory.is_directory, f"redis on {host.backend.hostname}: {data_dir} is missing"
+        assert directory.is_directory, (
+            f"redis on {host.backend.hostname}: {data_dir} is missing → the redis role creates "
+            "it; rerun `recstack up` and check its output"
+        )
         assert directory.user == user, (
             f"redis on {host.backend.hostname}: {data_dir} belongs to {directory.user}, not "
             f"{user} → Redis cannot write its append-only file; rerun `recstack up`"

@@ -26,7 +26,10 @@ def test_batch_topk_exists_and_is_recent(
         record = {k.decode(): v.decode() for k, v in redis_client.hgetall(key).items()}
         assert record, f"batch: {key} is missing → check the batch step of `recstack up`"
         items = record["items"].split(",")
-        assert len(items) == int(deployed_model["top_k"]), f"batch: {key} holds {len(items)} items"
+        assert len(items) == int(deployed_model["top_k"]), (
+            f"batch: {key} holds {len(items)} items, not top_k={deployed_model['top_k']} → "
+            "the batch step ran with other serving settings; rerun `recstack up`"
+        )
         assert record["model_version"] == deployed_model["version"], (
             f"batch: {key} was produced by {record['model_version']}, but "
             f"{deployed_model['version']} is deployed → rerun the batch step"

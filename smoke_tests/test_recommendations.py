@@ -22,7 +22,7 @@ def answers(where: Endpoints, sampled_users: list[int]) -> dict[str, list[client
             result[url] = client.recommend(url, sampled_users)
         except Exception as exc:  # surface the server's message, not a stack trace
             pytest.fail(
-                f"triton {url}: ensemble-model request failed: {exc} → "
+                f"triton {url}: {client.ENSEMBLE} request failed: {exc} → "
                 "the Triton log names the failing stage: /var/log/recstack/triton/"
             )
     return result

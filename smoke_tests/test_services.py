@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pipelines.export.pbtxt import ENSEMBLE, STAGES
 from recstack import health
 from recstack.endpoints import Endpoints
 
-EXPECTED_MODELS = {"ensemble-model", "retrieval", "filtering", "scoring", "ordering"}
+EXPECTED_MODELS = {ENSEMBLE, *STAGES}
 
 
 def test_redis_answers(where: Endpoints) -> None:

@@ -7,15 +7,26 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.after_down
 
-PORTS = (6379, 9092, 8000, 8001, 8002)
+GROUP_VARS = Path(__file__).resolve().parent.parent / "inventories/local/group_vars/all.yml"
+PORT_VARS = (
+    "redis_port",
+    "kafka_port",
+    "triton_http_port",
+    "triton_grpc_port",
+    "triton_metrics_port",
+)
+PORTS = [yaml.safe_load(GROUP_VARS.read_text())[name] for name in PORT_VARS]
+# Triton's Python-backend stubs show up as "triton_python_b" (names are cut at 15).
+PROCESSES = {"redis-server", "tansu", "tritonserver", "triton_python_b"}
 
 
 def test_no_service_process_is_left() -> None:
     running = subprocess.run(["ps", "-eo", "comm="], capture_output=True, text=True, check=True)
-    left = {"redis-server", "tansu", "tritonserver"} & set(running.stdout.split())
+    left = PROCESSES & set(running.stdout.split())
     assert not left, f"still running after down: {sorted(left)}"
 
 

@@ -180,6 +180,11 @@ BAD_INPUTS = {
         ["'timestamp'", "UTC timestamp"],
     ),
     "empty table": (schema.ITEMS_FILE, lambda f: f.iloc[:0], ["empty"]),
+    "id beyond INT32": (
+        schema.USERS_FILE,
+        set_first("user_id", 2**31),
+        ["'user_id'", "INT32", "re-number"],
+    ),
 }
 
 

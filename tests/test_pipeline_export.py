@@ -18,7 +18,7 @@ from pipelines import schema
 from pipelines.config import PipelineConfig, ServingConfig
 from pipelines.data.synthetic import generate
 from pipelines.export import pbtxt
-from pipelines.export.repository import MARKER, export
+from pipelines.export.repository import MARKER, export, serving_code
 from pipelines.features import build
 from pipelines.train.run import train
 
@@ -65,15 +65,39 @@ def test_unchanged_inputs_skip_the_export(exported: PipelineConfig) -> None:
     assert marker.stat().st_mtime_ns == before
 
 
-def test_a_serving_setting_change_re_exports(exported: PipelineConfig, tmp_path: Path) -> None:
+def test_a_serving_setting_change_re_exports_by_switching_the_link(
+    exported: PipelineConfig,
+) -> None:
+    link = exported.paths.model_repository
+    before = link.resolve()
+    changed = dataclasses.replace(exported, serving=dataclasses.replace(exported.serving, top_k=12))
+    assert export(changed).changed
+    assert link.is_symlink() and link.resolve() != before
+    spec = json.loads((link / "ordering" / "1" / "serving_spec.json").read_text())
+    assert spec["top_k"] == 12
+    # The previous version stays for a rollback: going back only switches the link.
+    marker_time = (before / MARKER).stat().st_mtime_ns
+    assert export(exported).changed
+    assert link.resolve() == before
+    assert (before / MARKER).stat().st_mtime_ns == marker_time
+
+
+def test_a_plain_directory_is_replaced_by_the_link(
+    exported: PipelineConfig, tmp_path: Path
+) -> None:
+    legacy = tmp_path / "models"
+    (legacy / "old-model").mkdir(parents=True)
     moved = dataclasses.replace(
-        exported,
-        paths=dataclasses.replace(exported.paths, model_repository=tmp_path / "models"),
-        serving=dataclasses.replace(exported.serving, top_k=12),
+        exported, paths=dataclasses.replace(exported.paths, model_repository=legacy)
     )
     assert export(moved).changed
-    spec = json.loads((tmp_path / "models" / "ordering" / "1" / "serving_spec.json").read_text())
-    assert spec["top_k"] == 12
+    assert legacy.is_symlink()
+    assert not (legacy / "old-model").exists()
+
+
+def test_the_fingerprint_covers_all_serving_code() -> None:
+    names = {p.name for p in serving_code()}
+    assert {"pbtxt.py", "repository.py", "retrieval.py", "feast_layout.py", "common.py"} <= names
 
 
 def test_exported_stages_recommend_unseen_items(

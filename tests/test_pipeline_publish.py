@@ -87,3 +87,28 @@ def test_batch_writes_every_user_and_skips_unchanged_reruns(
     client.sadd(keys.blocked("t"), items[0])
     assert batch(cfg).changed
     assert items[0] not in [int(i) for i in client.hget(keys.topk("t", 0), "items").split(b",")]
+
+
+def test_records_of_users_absent_from_the_data_are_removed(
+    cfg: PipelineConfig, client: redis.Redis
+) -> None:
+    gone = 999_999
+    client.sadd(keys.seen("t", gone), 1)
+    client.hset(keys.topk("t", gone), "items", "1")
+    client.delete(keys.published_marker("t"), keys.batch_marker("t"))
+    assert publish(cfg).details["histories_removed"] == 1
+    assert batch(cfg).details["stale_removed"] == 1
+    assert not client.exists(keys.seen("t", gone), keys.topk("t", gone))
+    assert client.exists(keys.seen("t", 0)) or client.exists(keys.topk("t", 0))
+
+
+def test_results_older_than_the_limit_are_recomputed(
+    cfg: PipelineConfig, client: redis.Redis
+) -> None:
+    publish(cfg)
+    batch(cfg)
+    assert batch(cfg).changed is False
+    too_old = time.time() - (cfg.serving.batch_max_age_hours + 1) * 3600
+    client.hset(keys.batch_marker("t"), "generated_at", int(too_old))
+    assert batch(cfg).changed
+    assert int(client.hget(keys.topk("t", 0), "generated_at")) > too_old

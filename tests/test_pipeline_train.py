@@ -206,9 +206,10 @@ def test_untrained_models_fail_the_default_floors(data: TrainingData) -> None:
 
 
 def test_sparse_ids_that_do_not_start_at_zero(published: PipelineConfig, tmp_path: Path) -> None:
-    # The user's own tables: huge, strided ids, as exported from a production system.
+    # The user's own tables: large, strided ids (within the INT32 serving contract), as
+    # exported from a production system.
     raw = load_raw(published.paths.data_dir)
-    user_id = {u: 10**12 + 7 * u for u in raw.users["user_id"]}
+    user_id = {u: 10**9 + 7 * u for u in raw.users["user_id"]}
     item_id = {i: 5000 + 13 * i for i in raw.items["item_id"]}
     cfg = dataclasses.replace(
         published,

@@ -28,7 +28,7 @@ PLAYBOOK = """
       ansible.builtin.debug:
         msg: never
       when: false
-    - name: Echo the secret-looking extra var
+    - name: Use an extra var
       ansible.builtin.command: "echo {{ token }}"
       changed_when: false
 """
@@ -50,7 +50,7 @@ def test_outcomes_and_progress_follow_the_events(tmp_path: Path) -> None:
         "Something that does not": "ok",
         "A loop": "ok",
         "A skipped task": "skipped",
-        "Echo the secret-looking extra var": "ok",
+        "Use an extra var": "ok",
     }
     assert [o.task for o in result.changed] == ["Something that changes"]
     assert ("play:Probe play", None) in seen
@@ -68,3 +68,18 @@ def test_a_failing_task_is_reported_with_its_message(tmp_path: Path) -> None:
     result = run_playbook(get("local"), str(playbook), lambda k, o: None)
     assert not result.ok
     assert [(o.task, o.message) for o in result.failed] == [("Fail clearly", "the broker is gone")]
+
+
+def test_includes_are_not_reported_but_their_tasks_are(tmp_path: Path) -> None:
+    (tmp_path / "inner.yml").write_text(
+        "- name: Inner {{ item }}\n  ansible.builtin.command: 'true'\n  changed_when: false\n"
+    )
+    playbook = tmp_path / "outer.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: Include inner\n      ansible.builtin.include_tasks: inner.yml\n"
+        "      loop: [a, b]\n"
+    )
+    result = run_playbook(get("local"), str(playbook), lambda k, o: None)
+    assert result.ok
+    assert [o.task for o in result.outcomes] == ["Inner a", "Inner b"]

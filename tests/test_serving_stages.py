@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
 
 from pipelines.serving.catalog import Catalog
 from pipelines.serving.filtering import PAD, filter_candidates
 from pipelines.serving.ordering import order
+from pipelines.serving.retrieval import Retrieval
 from pipelines.serving.scoring import Scoring
 
 
@@ -78,3 +82,38 @@ def test_fallback_users_are_ordered_by_popularity_without_the_ranker() -> None:
         np.array([[True]]),
     )
     assert scores.tolist() == [[0.5, 2.0, 1.0, -np.inf]]
+
+
+def _linear_tower(width: int, dim: int) -> ort.InferenceSession:
+    """A user tower stand-in with the real signature: cast the ids, multiply by W."""
+    weights = numpy_helper.from_array(np.ones((width, dim), dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Cast", ["user_sparse"], ["as_float"], to=TensorProto.FLOAT),
+            helper.make_node("MatMul", ["as_float", "w"], ["user_embedding"]),
+        ],
+        "tower",
+        [helper.make_tensor_value_info("user_sparse", TensorProto.INT64, [None, width])],
+        [helper.make_tensor_value_info("user_embedding", TensorProto.FLOAT, [None, dim])],
+        initializer=[weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def test_retrieval_pads_when_the_catalog_is_smaller_than_the_candidate_count() -> None:
+    index = faiss.IndexFlatIP(2)
+    index.add(np.array([[1, 0], [0, 1], [0.7, 0.7]], dtype=np.float32))
+    retrieval = Retrieval(
+        user_tower=_linear_tower(width=2, dim=2),
+        index=index,
+        item_ids=np.array([10, 20, 30]),
+        popular_items=np.array([30, 10, 20]),
+        n_candidates=5,
+    )
+    found = np.array([True, False])
+    result = retrieval.retrieve(np.array([[1, 1], [5, 5]], dtype=np.int64), found)
+    assert sorted(result.item_ids[0, :3].tolist()) == [10, 20, 30]
+    assert result.item_ids[0, 3:].tolist() == [PAD, PAD]
+    assert result.item_ids[1].tolist() == [30, 10, 20, PAD, PAD]
+    assert result.fallback.tolist() == [False, True]

@@ -101,6 +101,11 @@ def _read(path: Path) -> pa.Table:
     return pa.table({name: _column(path, table, name, kind) for name, kind in columns.items()})
 
 
+# The ensemble's contract (user_id_raw in, ordered_ids out) carries ids as INT32.
+_SERVED_IDS = ("user_id", "item_id")
+_INT32_MAX = 2**31 - 1
+
+
 def _column(path: Path, table: pa.Table, name: str, kind: str) -> pa.ChunkedArray:
     values = table[name]
     if values.null_count:
@@ -121,6 +126,11 @@ def _column(path: Path, table: pa.Table, name: str, kind: str) -> pa.ChunkedArra
         raise DataError(
             f"{path}: column {name!r} has negative values (minimum {low.as_py()}); "
             "ids and categorical codes must be integers >= 0, re-encode them"
+        )
+    if name in _SERVED_IDS and high.as_py() > _INT32_MAX:
+        raise DataError(
+            f"{path}: column {name!r} has ids up to {high.as_py()}, but the serving API "
+            f"carries ids as INT32 (at most {_INT32_MAX}); re-number them densely"
         )
     return values
 

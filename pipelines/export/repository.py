@@ -9,8 +9,10 @@ Layout written to `paths.model_repository`:
   ensemble-model/config.pbtxt, 1/        the ensemble joining the stages
   .export.json                           fingerprint of what this repository was built from
 
-The repository is built next to the target and swapped in with renames, so Triton never
-sees half a repository; an unchanged fingerprint skips the export.
+`paths.model_repository` is a symbolic link to a complete version directory in
+`.<name>.versions/` beside it. A new export is built there and the link is replaced in
+one atomic rename, so Triton never sees half a repository or none; the previous version
+stays for a rollback. An unchanged fingerprint skips the export.
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ from ..steps import StepResult, fingerprint
 from . import pbtxt
 
 MARKER = ".export.json"
-_SERVING_PACKAGE = Path(__file__).resolve().parent.parent / "serving"
-_MODEL_SOURCES = Path(__file__).resolve().parent / "triton_models"
+_EXPORT_PACKAGE = Path(__file__).resolve().parent
+_SERVING_PACKAGE = _EXPORT_PACKAGE.parent / "serving"
+_MODEL_SOURCES = _EXPORT_PACKAGE / "triton_models"
+_KEPT_VERSIONS = 2
 # Exact search is fastest below this many items; above it, HNSW keeps latency flat.
 _EXACT_INDEX_MAX_ITEMS = 50_000
 
@@ -54,38 +58,55 @@ _STAGE_FILES = {
 }
 
 
+def serving_code() -> tuple[Path, ...]:
+    """Every source file that decides what the serving path computes."""
+    return tuple(sorted(_SERVING_PACKAGE.rglob("*.py")) + sorted(_EXPORT_PACKAGE.rglob("*.py")))
+
+
 def export(cfg: PipelineConfig) -> StepResult:
     artifacts = load_latest(cfg.paths.artifacts_dir)
     spec = serving_spec(cfg, artifacts.version)
-    code = sorted(_SERVING_PACKAGE.glob("*.py")) + sorted(_MODEL_SOURCES.glob("*.py"))
     digest = fingerprint(
         artifacts.version,
         spec.__dict__,
         cfg.serving.instances_per_stage,
         cfg.serving.triton_python_env,
-        files=(*code, cfg.paths.data_dir / schema.ITEM_FEATURES_FILE),
+        faiss.__version__,
+        files=(*serving_code(), cfg.paths.data_dir / schema.ITEM_FEATURES_FILE),
     )
     target = cfg.paths.model_repository
     if _current_fingerprint(target) == digest:
         return StepResult("export", False, {"model_repository": str(target)})
 
-    staging = target.with_name(f".{target.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    shared = staging / ".shared"
-    shared.mkdir(parents=True)
-    _write_shared_files(cfg, artifacts, shared)
-    for stage in pbtxt.STAGES:
-        _write_stage(cfg, spec, stage, shared, staging / stage)
-    (staging / pbtxt.ENSEMBLE / "1").mkdir(parents=True)
-    (staging / pbtxt.ENSEMBLE / "config.pbtxt").write_text(pbtxt.ensemble_config())
-    shutil.rmtree(shared)
-    (staging / MARKER).write_text(
-        json.dumps({"fingerprint": digest, "version": spec.model_version})
-    )
-    _swap_in(staging, target)
+    versions = target.with_name(f".{target.name}.versions")
+    built = versions / digest[:16]
+    if _current_fingerprint(built) != digest:  # a kept version is reused as it is
+        _build(cfg, artifacts, spec, digest, built)
+    _point(target, built)
+    _prune(versions, keep=built)
     return StepResult(
         "export", True, {"model_repository": str(target), "model_version": spec.model_version}
     )
+
+
+def _build(
+    cfg: PipelineConfig, artifacts: Artifacts, spec: ServingSpec, digest: str, built: Path
+) -> None:
+    partial = built.with_name(f"{built.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shared = partial / ".shared"
+    shared.mkdir(parents=True)
+    _write_shared_files(cfg, artifacts, shared)
+    for stage in pbtxt.STAGES:
+        _write_stage(cfg, spec, stage, shared, partial / stage)
+    (partial / pbtxt.ENSEMBLE / "1").mkdir(parents=True)
+    (partial / pbtxt.ENSEMBLE / "config.pbtxt").write_text(pbtxt.ensemble_config())
+    shutil.rmtree(shared)
+    (partial / MARKER).write_text(
+        json.dumps({"fingerprint": digest, "version": spec.model_version})
+    )
+    shutil.rmtree(built, ignore_errors=True)
+    partial.rename(built)
 
 
 def serving_spec(cfg: PipelineConfig, version: str) -> ServingSpec:
@@ -161,10 +182,22 @@ def _current_fingerprint(target: Path) -> str | None:
         return None
 
 
-def _swap_in(staging: Path, target: Path) -> None:
-    retired = target.with_name(f".{target.name}.retired")
-    shutil.rmtree(retired, ignore_errors=True)
-    if target.exists():
-        target.rename(retired)
-    staging.rename(target)
-    shutil.rmtree(retired, ignore_errors=True)
+def _point(link: Path, version: Path) -> None:
+    """Make `link` point at `version` with one atomic rename."""
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)  # a repository written before versioned exports
+    staged = link.with_name(f".{link.name}.link")
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(version.relative_to(link.parent))
+    os.replace(staged, link)
+
+
+def _prune(versions: Path, keep: Path) -> None:
+    """Keep the current version and the newest others, up to _KEPT_VERSIONS in all."""
+    others = sorted(
+        (p for p in versions.iterdir() if p != keep and p.is_dir()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in others[_KEPT_VERSIONS - 1 :]:
+        shutil.rmtree(old)

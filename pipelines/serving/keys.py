@@ -6,6 +6,12 @@
 {prefix}:topk:{user_id}   HASH of the offline batch result: items (comma-separated ids,
                           best first), scores, model_version, generated_at (unix seconds)
 {prefix}:model            HASH describing what is deployed: version, published_at, top_k
+
+Markers that make the pipeline steps idempotent (the fingerprint of their last inputs):
+{prefix}:published            STRING, the publish step's
+{prefix}:batch                HASH, the batch step's: fingerprint, model_version,
+                              generated_at, users
+{prefix}:feast:materialized   STRING, the feature-store step's materialization
 """
 
 from __future__ import annotations
@@ -29,3 +35,15 @@ def topk(prefix: str, user_id: int) -> str:
 
 def model(prefix: str) -> str:
     return f"{prefix}:model"
+
+
+def published_marker(prefix: str) -> str:
+    return f"{prefix}:published"
+
+
+def batch_marker(prefix: str) -> str:
+    return f"{prefix}:batch"
+
+
+def materialized_marker(prefix: str) -> str:
+    return f"{prefix}:feast:materialized"

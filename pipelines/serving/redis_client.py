@@ -1,7 +1,8 @@
 """The serving path's Redis connection, configured by the process environment.
 
 RECSTACK_REDIS_HOST (127.0.0.1), RECSTACK_REDIS_PORT (6379), RECSTACK_REDIS_USERNAME and
-RECSTACK_REDIS_PASSWORD (empty: no AUTH), RECSTACK_REDIS_CLUSTER ("1": cluster client).
+RECSTACK_REDIS_PASSWORD (empty: no AUTH), RECSTACK_REDIS_CLUSTER ("1": cluster client),
+RECSTACK_REDIS_TIMEOUT_S (1.0) and RECSTACK_REDIS_RETRIES (1).
 The environment, not a file in the model repository, carries them: the password never
 lands in an artifact, and one repository serves every environment.
 """
@@ -12,18 +13,24 @@ import os
 from collections.abc import Mapping
 
 import redis
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.retry import Retry
 
 
 def client_from_env(env: Mapping[str, str] = os.environ) -> redis.Redis | RedisCluster:
+    timeout_s = float(env.get("RECSTACK_REDIS_TIMEOUT_S", "1.0"))
     options = {
         "host": env.get("RECSTACK_REDIS_HOST", "127.0.0.1"),
         "port": int(env.get("RECSTACK_REDIS_PORT", "6379")),
         "username": env.get("RECSTACK_REDIS_USERNAME") or None,
         "password": env.get("RECSTACK_REDIS_PASSWORD") or None,
-        # A stuck Redis must fail the request quickly, not hang Triton's instance.
-        "socket_timeout": float(env.get("RECSTACK_REDIS_TIMEOUT_S", "1.0")),
-        "socket_connect_timeout": 1.0,
+        # A Redis that is down or stuck must fail the request quickly rather than hold a
+        # Triton instance: short timeouts, and an immediate retry at most (the client's
+        # default backs off for seconds).
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": timeout_s,
+        "retry": Retry(NoBackoff(), int(env.get("RECSTACK_REDIS_RETRIES", "1"))),
     }
     if env.get("RECSTACK_REDIS_CLUSTER") == "1":
         return RedisCluster(**options)

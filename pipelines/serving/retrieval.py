@@ -13,10 +13,12 @@ import faiss
 import numpy as np
 import onnxruntime as ort
 
+from .filtering import PAD
+
 
 @dataclass(frozen=True)
 class Candidates:
-    item_ids: np.ndarray  # int64 [users, n]
+    item_ids: np.ndarray  # int64 [users, n], PAD where the catalog has fewer than n items
     fallback: np.ndarray  # bool [users]
 
 
@@ -33,9 +35,11 @@ class Retrieval:
             raise ValueError(f"index holds {index.ntotal} vectors for {len(item_ids)} item ids")
         self._tower = user_tower
         self._index = index
-        self._item_ids = item_ids.astype(np.int64)
-        self._popular = popular_items[:n_candidates].astype(np.int64)
+        # A catalog smaller than the candidate count yields every item, padded.
         self._n = n_candidates
+        self._item_ids = np.append(item_ids.astype(np.int64), PAD)  # FAISS marks holes -1
+        popular = popular_items[:n_candidates].astype(np.int64)
+        self._popular = np.pad(popular, (0, n_candidates - len(popular)), constant_values=PAD)
 
     def retrieve(self, user_sparse: np.ndarray, found: np.ndarray) -> Candidates:
         """user_sparse: int64 [users, len(USER_SPARSE)] (user id first)."""
