@@ -61,8 +61,19 @@ def test_wrong_input_type_is_an_error_not_a_crash(local: Endpoints) -> None:
     assert len(client.recommend(local.grpc_url(), [1])[0].item_ids) >= 10
 
 
+def test_the_ensemble_advertises_the_reference_shapes(local: Endpoints) -> None:
+    metadata = grpcclient.InferenceServerClient(local.grpc_url()).get_model_metadata(
+        "ensemble-model", as_json=True
+    )
+    inputs = {t["name"]: (t["datatype"], t["shape"]) for t in metadata["inputs"]}
+    outputs = {t["name"]: (t["datatype"], t["shape"]) for t in metadata["outputs"]}
+    assert inputs == {"user_id_raw": ("INT32", ["-1", "1"])}
+    assert outputs["ordered_ids"] == ("INT32", ["-1", "-1"])
+    assert outputs["ordered_scores"] == ("FP32", ["-1", "-1"])
+
+
 def test_too_many_users_in_one_request_is_refused_with_the_limit(local: Endpoints) -> None:
-    with pytest.raises(InferenceServerException, match="at most 1024"):
+    with pytest.raises(InferenceServerException, match="1024"):
         client.recommend(local.grpc_url(), list(range(1025)))
     assert len(client.recommend(local.grpc_url(), [1])[0].item_ids) >= 10
 

@@ -6,11 +6,14 @@ from pipelines.export import pbtxt
 
 
 def test_ensemble_keeps_the_reference_contract() -> None:
+    # With batching on, Triton prepends the user dimension: user_id_raw is [-1, 1] and
+    # ordered_ids [-1, -1] on the wire, as in the reference ensemble.
     assert pbtxt.ENSEMBLE == "ensemble-model"
-    assert (pbtxt.Tensor("user_id_raw", "INT32", (-1, 1)),) == pbtxt.ENSEMBLE_INPUTS
+    assert (pbtxt.Tensor("user_id_raw", "INT32", (1,)),) == pbtxt.ENSEMBLE_INPUTS
     outputs = {t.name: t for t in pbtxt.ENSEMBLE_OUTPUTS}
-    assert outputs["ordered_ids"] == pbtxt.Tensor("ordered_ids", "INT32", (-1, -1))
+    assert outputs["ordered_ids"] == pbtxt.Tensor("ordered_ids", "INT32", (-1,))
     assert outputs["ordered_scores"].dtype == "FP32"
+    assert f"max_batch_size: {pbtxt.MAX_USERS}" in pbtxt.ensemble_config()
 
 
 def test_every_step_input_exists_before_the_step_with_the_same_type() -> None:
@@ -31,6 +34,8 @@ def test_rendered_configs_name_every_tensor_and_the_environment() -> None:
         text = pbtxt.stage_config(stage, instances=3, python_env="/opt/env")
         inputs, outputs = pbtxt.SIGNATURES[stage]
         assert f'name: "{stage}"' in text
+        assert f"max_batch_size: {pbtxt.MAX_USERS}" in text
+        assert "dynamic_batching" in text
         assert "count: 3" in text
         assert 'string_value: "/opt/env"' in text
         for tensor in (*inputs, *outputs):

@@ -2,6 +2,11 @@
 
 Every tensor's name, type and shape is declared once here; the ensemble's wiring is
 checked against these declarations by a unit test, so a rename cannot silently break it.
+
+Every model batches over users: the first dimension of every tensor is the user, left
+out of `dims` as Triton wants for max_batch_size > 0. Clients see exactly the reference
+contract — `user_id_raw` INT32 [-1, 1] in, `ordered_ids` INT32 [-1, -1] out — and the
+stages' dynamic batching answers concurrent requests in one pass each.
 """
 
 from __future__ import annotations
@@ -10,24 +15,26 @@ from dataclasses import dataclass
 
 ENSEMBLE = "ensemble-model"
 STAGES = ("retrieval", "filtering", "scoring", "ordering")
+# Users per request, and per dynamic batch of a stage.
+MAX_USERS = 1024
 
 
 @dataclass(frozen=True)
 class Tensor:
     name: str
     dtype: str
-    dims: tuple[int, ...] = (-1, -1)
+    dims: tuple[int, ...] = (-1,)  # after the user dimension
 
     def render(self) -> str:
         dims = ", ".join(str(d) for d in self.dims)
         return f'{{ name: "{self.name}" data_type: TYPE_{self.dtype} dims: [ {dims} ] }}'
 
 
-USER_ID = Tensor("user_id_raw", "INT32", (-1, 1))
+USER_ID = Tensor("user_id_raw", "INT32", (1,))
 CANDIDATES = Tensor("candidate_ids", "INT64")
 USER_SPARSE = Tensor("user_sparse", "INT64")
 USER_DENSE = Tensor("user_dense", "FP32")
-IS_FALLBACK = Tensor("is_fallback", "BOOL", (-1, 1))
+IS_FALLBACK = Tensor("is_fallback", "BOOL", (1,))
 FILTERED = Tensor("filtered_ids", "INT64")
 SCORES = Tensor("candidate_scores", "FP32")
 ORDERED_IDS = Tensor("ordered_ids", "INT32")
@@ -51,13 +58,13 @@ def _tensors(kind: str, tensors: tuple[Tensor, ...]) -> str:
 
 def stage_config(stage: str, instances: int, python_env: str) -> str:
     inputs, outputs = SIGNATURES[stage]
-    # max_batch_size 0: each request carries its own user dimension ([-1, 1] like the
-    # reference ensemble), so the stages vectorise over the users of a request.
     return "\n".join(
         (
             f'name: "{stage}"',
             'backend: "python"',
-            "max_batch_size: 0",
+            f"max_batch_size: {MAX_USERS}",
+            # No queue delay: requests waiting while an instance is busy form the batch.
+            "dynamic_batching { }",
             _tensors("input", inputs),
             _tensors("output", outputs),
             f"instance_group [ {{ kind: KIND_CPU count: {instances} }} ]",
@@ -84,7 +91,7 @@ def ensemble_config() -> str:
         (
             f'name: "{ENSEMBLE}"',
             'platform: "ensemble"',
-            "max_batch_size: 0",
+            f"max_batch_size: {MAX_USERS}",
             _tensors("input", ENSEMBLE_INPUTS),
             _tensors("output", ENSEMBLE_OUTPUTS),
             "ensemble_scheduling {\n  step [\n" + ",\n".join(steps) + "\n  ]\n}",

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import numpy as np
 from recstack_serving import redis_client
 from recstack_serving.filtering import fetch_exclusions, filter_candidates
 from recstack_serving.spec import ServingSpec
-from stage_common import run_each, tensor, version_dir
+from stage_common import Arrays, input_names, run_batched, version_dir
 
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
+        self.inputs = input_names(args)
         self.spec = ServingSpec.read(version_dir(args))
         self.redis = redis_client.client_from_env()
 
     def execute(self, requests: list) -> list:
-        return run_each(requests, "filtering", self._handle)
+        return run_batched(requests, "filtering", self.inputs, self._handle)
 
-    def _handle(self, request) -> dict[str, np.ndarray]:
-        user_ids = tensor(request, "user_id_raw").reshape(-1)
-        candidates = tensor(request, "candidate_ids")
+    def _handle(self, inputs: Arrays) -> Arrays:
+        user_ids = inputs["user_id_raw"].reshape(-1)
+        candidates = inputs["candidate_ids"]
         seen, excluded = fetch_exclusions(self.redis, self.spec.key_prefix, user_ids)
         return {"filtered_ids": filter_candidates(candidates, seen, excluded)}

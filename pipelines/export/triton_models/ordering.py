@@ -6,22 +6,23 @@ import numpy as np
 from recstack_serving.catalog import Catalog
 from recstack_serving.ordering import order
 from recstack_serving.spec import ServingSpec
-from stage_common import run_each, tensor, version_dir
+from stage_common import Arrays, input_names, run_batched, version_dir
 
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
+        self.inputs = input_names(args)
         files = version_dir(args)
         self.spec = ServingSpec.read(files)
         self.catalog = Catalog.load(files)
 
     def execute(self, requests: list) -> list:
-        return run_each(requests, "ordering", self._handle)
+        return run_batched(requests, "ordering", self.inputs, self._handle)
 
-    def _handle(self, request) -> dict[str, np.ndarray]:
+    def _handle(self, inputs: Arrays) -> Arrays:
         ids, scores = order(
-            tensor(request, "filtered_ids"),
-            tensor(request, "candidate_scores"),
+            inputs["filtered_ids"],
+            inputs["candidate_scores"],
             self.catalog,
             k=self.spec.top_k,
             max_per_category=self.spec.max_per_category,

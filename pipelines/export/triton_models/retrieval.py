@@ -13,13 +13,12 @@ from recstack_serving.spec import (
     USER_TOWER_FILE,
     ServingSpec,
 )
-from stage_common import onnx_session, run_each, tensor, version_dir
-
-MAX_USERS_PER_REQUEST = 1024
+from stage_common import Arrays, input_names, onnx_session, run_batched, version_dir
 
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
+        self.inputs = input_names(args)
         files = version_dir(args)
         self.spec = ServingSpec.read(files)
         faiss.omp_set_num_threads(1)
@@ -39,14 +38,10 @@ class TritonPythonModel:
         )
 
     def execute(self, requests: list) -> list:
-        return run_each(requests, "retrieval", self._handle)
+        return run_batched(requests, "retrieval", self.inputs, self._handle)
 
-    def _handle(self, request) -> dict[str, np.ndarray]:
-        user_ids = tensor(request, "user_id_raw").reshape(-1).astype(np.int64)
-        if len(user_ids) > MAX_USERS_PER_REQUEST:
-            raise ValueError(
-                f"{len(user_ids)} users in one request; send at most {MAX_USERS_PER_REQUEST}"
-            )
+    def _handle(self, inputs: Arrays) -> Arrays:
+        user_ids = inputs["user_id_raw"].reshape(-1).astype(np.int64)
         rows, found = feast_layout.read_rows(self.redis, self.layout, user_ids)
         user_sparse, user_dense = user_inputs(user_ids, rows, len(self.spec.user_categoricals))
         candidates = self.retrieval.retrieve(user_sparse, found)
