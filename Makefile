@@ -4,15 +4,17 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
+# The Pulumi program, its policy pack and their tests (pulumi-policy needs protobuf 5).
+PULUMI_VENV := .venv-pulumi
 ENV ?= local
 # The system interpreter: the serving hosts' Triton embeds the same libpython 3.11.
 PYTHON ?= /usr/bin/python3
 
-.PHONY: help up down status test lint unit smoke integration idempotence bench venv constraints clean
+.PHONY: help up down status test lint unit cloud-test smoke integration idempotence bench venv constraints clean
 
 help:
 	@echo "make up      deploy the local environment and show recommendations"
-	@echo "make test    lint, unit tests, deploy, smoke tests, idempotence, teardown"
+	@echo "make test    lint, unit and cloud tests, deploy, smoke tests, idempotence, teardown"
 	@echo "make down    stop the local environment (data is kept)"
 	@echo "make bench   latency/throughput benchmarks -> benchmarks/results/"
 
@@ -25,6 +27,12 @@ $(BIN)/recstack: pyproject.toml constraints.txt
 	@touch $@
 
 venv: $(BIN)/recstack
+
+$(PULUMI_VENV)/bin/pytest: stacks/requirements.txt
+	$(PYTHON) -m venv $(PULUMI_VENV)
+	$(PULUMI_VENV)/bin/pip install --quiet --upgrade pip
+	$(PULUMI_VENV)/bin/pip install --quiet --requirement stacks/requirements.txt
+	@touch $@
 
 up: venv
 	$(BIN)/recstack up $(ENV)
@@ -43,6 +51,10 @@ lint: venv
 unit: venv
 	$(BIN)/pytest tests -m "not deployed and not after_down" -q
 
+# The AWS stacks under Pulumi mocks, and the policy pack; no AWS account is involved.
+cloud-test: $(PULUMI_VENV)/bin/pytest
+	$(PULUMI_VENV)/bin/pytest stacks/tests policy/tests -q
+
 smoke: venv
 	$(BIN)/pytest smoke_tests --env $(ENV) -q --junitxml=.recstack/$(ENV)/smoke-junit.xml
 
@@ -58,7 +70,7 @@ idempotence: venv
 test: venv
 	@was_up=$$(test -f .recstack/$(ENV)/endpoints.json && echo yes || echo no); \
 	set -e; \
-	$(MAKE) --no-print-directory lint unit; \
+	$(MAKE) --no-print-directory lint unit cloud-test; \
 	$(BIN)/recstack up $(ENV); \
 	$(MAKE) --no-print-directory smoke integration idempotence; \
 	$(BIN)/recstack down $(ENV); \
@@ -76,4 +88,4 @@ constraints:
 	@echo "review constraints.txt.new (keep the header comments) and move it over constraints.txt"
 
 clean:
-	rm -rf $(VENV) .recstack
+	rm -rf $(VENV) $(PULUMI_VENV) .recstack

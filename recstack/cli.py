@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Annotated
 
 import typer
@@ -11,14 +13,16 @@ from rich.table import Table
 
 from pipelines.export.pbtxt import ENSEMBLE, USER_ID
 
-from . import client, endpoints, environments, health
+from . import client, cloud, cloud_deploy, cost, endpoints, environments, health, stack_files
 from .runner import PlaybookResult, TaskOutcome, run_playbook
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 # soft_wrap: long task names stay on one line in CI logs.
 console = Console(soft_wrap=True)
 
-EnvArg = Annotated[str, typer.Argument(help="environment to act on (local)")]
+EnvArg = Annotated[
+    str, typer.Argument(help="environment: local, or a cloud stack (Pulumi.<stack>.yaml)")
+]
 
 _STYLE = {"ok": "green", "changed": "yellow", "skipped": "dim", "failed": "bold red"}
 
@@ -44,9 +48,12 @@ def _progress(kind: str, outcome: TaskOutcome | None) -> None:
 
 
 def _play(env: environments.Environment, playbook: str) -> PlaybookResult:
-    result = run_playbook(env, playbook, _progress)
+    return _require_ok(run_playbook(env, playbook, _progress))
+
+
+def _require_ok(result: PlaybookResult) -> PlaybookResult:
     if not result.ok:
-        console.print(f"[bold red]{playbook} failed ({result.status})[/bold red]")
+        console.print(f"[bold red]{result.playbook} failed ({result.status})[/bold red]")
         for failure in result.failed:
             console.print(escape(f"  {failure.host}: {failure.task}\n    {failure.message}"))
         raise typer.Exit(1)
@@ -61,10 +68,16 @@ def up(
         typer.Option(help="fail if any task changes something (the idempotence check)"),
     ] = False,
 ) -> None:
-    """Deploy an environment (every tier), then show a few users' recommendations."""
+    """Deploy an environment: `local`, or a cloud stack (Pulumi, then the same playbooks)."""
     environment = _environment(env)
-    result = _play(environment, "site.yml")
-    _play(environment, "endpoints.yml")
+    if environment.cloud:
+        result = _cloud(
+            lambda: cloud_deploy.deploy(environment, _pulumi_line, _progress, run_playbook)
+        )
+        _require_ok(result)
+    else:
+        result = _play(environment, "site.yml")
+        _play(environment, "endpoints.yml")
     changed = result.changed
     console.print(
         f"[bold]{environment.name} is up[/bold]: {len(result.outcomes)} tasks, "
@@ -72,10 +85,41 @@ def up(
     )
     if expect_no_changes and changed:
         for outcome in changed:
-            console.print(f"  [yellow]changed[/yellow] {outcome.host}: {outcome.task}")
+            console.print(
+                f"  [yellow]changed[/yellow] {escape(outcome.host)}: {escape(outcome.task)}"
+            )
         console.print("[bold red]expected no changes on this run (idempotence)[/bold red]")
         raise typer.Exit(1)
-    _show_sample(environment)
+    if not environment.cloud:
+        _show_sample(environment)
+
+
+@app.command()
+def preview(
+    stack: Annotated[str, typer.Argument(help="cloud stack (Pulumi.<stack>.yaml)")],
+) -> None:
+    """Show what `recstack up <stack>` would change in AWS, with every policy enforced."""
+    environment = _environment(stack)
+    if not environment.cloud:
+        console.print(f"[red]{stack} is not a cloud stack; preview applies to Pulumi stacks[/red]")
+        raise typer.Exit(2)
+    _cloud(lambda: cloud.preview(stack, _pulumi_line))
+
+
+def _pulumi_line(line: str) -> None:
+    console.print(escape(line.rstrip("\n")), highlight=False)
+
+
+def _cloud(action):
+    """Run a Pulumi action; a missing CLI or a failed update ends the command clearly."""
+    try:
+        return action()
+    except cloud.PulumiMissing as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+    except Exception as exc:  # automation errors carry Pulumi's own explanation
+        console.print(f"[red]pulumi failed: {escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
 
 
 def _show_sample(environment: environments.Environment) -> None:
@@ -91,9 +135,22 @@ def _show_sample(environment: environments.Environment) -> None:
 
 
 @app.command()
-def down(env: EnvArg = "local") -> None:
-    """Stop and remove the environment's services (data directories are kept)."""
+def down(
+    env: EnvArg = "local",
+    yes: Annotated[bool, typer.Option("--yes", help="confirm destroying a cloud stack")] = False,
+) -> None:
+    """Stop the local services (data is kept), or destroy a cloud stack (needs --yes)."""
     environment = _environment(env)
+    if environment.cloud:
+        if not yes:
+            console.print(
+                f"[red]this destroys every resource of the stack {env}, data included; "
+                f"rerun with --yes to confirm[/red]"
+            )
+            raise typer.Exit(2)
+        _cloud(lambda: cloud.destroy(env, _pulumi_line))
+        console.print(f"[bold]{env} is destroyed[/bold]")
+        return
     result = _play(environment, "down.yml")
     environment.endpoints_file.unlink(missing_ok=True)
     console.print(f"[bold]{environment.name} is down[/bold] ({result.duration_s:.0f} s)")
@@ -139,6 +196,52 @@ def recommend(
     for rank, (item, score) in enumerate(zip(rec.item_ids[:k], rec.scores[:k], strict=True), 1):
         table.add_row(str(rank), str(item), f"{score:.4f}")
     console.print(table)
+
+
+@app.command(name="cost")
+def cost_(
+    stack: Annotated[str, typer.Argument(help="cloud stack: a Pulumi.<stack>.yaml file")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Hourly and monthly on-demand cost of a cloud stack, from the pinned price table."""
+    try:
+        report = cost.estimate(stack_files.load_stack(stack))
+    except (stack_files.StackFileError, cost.CostError) as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        # Plain print: rich would highlight and wrap, and this output is for machines.
+        print(json.dumps(dataclasses.asdict(report), indent=2))
+        return
+    money = report.currency
+    table = Table(title=f"stack {report.stack} ({report.region}), on-demand")
+    # Fold, never truncate: an instance type cut to "cache.r7g.xl…" would mislead.
+    table.add_column("item", overflow="fold")
+    for column in ("quantity x unit price", f"{money}/hour", f"{money}/month"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for component, lines in report.by_component().items():
+        table.add_row(f"[bold]{component}[/bold]")
+        for line in lines:
+            table.add_row(
+                f"  {escape(line.item)}",
+                f"{line.quantity:,g} x {line.unit_price:g}/{line.unit}",
+                f"{line.hourly:,.4f}",
+                f"{line.monthly:,.2f}",
+            )
+        table.add_section()
+    table.add_row("[bold]total[/bold]", "", f"{report.hourly:,.4f}", f"{report.monthly:,.2f}")
+    console.print(table)
+    total = f"{report.hourly:,.2f} {money}/hour, {report.monthly:,.2f} {money}/month"
+    console.print(f"[bold]Total: {total}[/bold] ({report.hours_per_month:g} hours a month)")
+    for note in report.notes:
+        console.print(escape(note))
+    console.print(
+        f"Prices as of {report.prices_as_of}, {report.region}: {escape(report.prices_source)}",
+        style="dim",
+    )
+    console.print(
+        "Not estimated (usage-priced): " + "; ".join(report.not_estimated) + ".", style="dim"
+    )
 
 
 def _endpoints(environment: environments.Environment) -> endpoints.Endpoints:

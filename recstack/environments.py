@@ -1,8 +1,9 @@
-"""Where recstack can deploy. An environment names its inventory and how to prepare it.
+"""Where recstack can deploy.
 
-`local` is static: every group on this machine. Later environments (the multi-host
-testbed, AWS stacks) plug in here with a `prepare` step that creates hosts or provisions
-cloud resources and produces their inventory before the same playbooks run.
+`local` is static: every group on this machine (inventories/local). Every committed
+Pulumi stack file (Pulumi.<stack>.yaml) is a cloud environment: `recstack up <stack>`
+provisions it with Pulumi, then writes its inventory from the stack's outputs into the
+environment's state directory. Both run the same playbooks.
 """
 
 from __future__ import annotations
@@ -21,30 +22,41 @@ class UnknownEnvironment(LookupError):
 class Environment:
     name: str
     description: str
-
-    @property
-    def inventory(self) -> Path:
-        return PROJECT_ROOT / "inventories" / self.name
+    cloud: bool = False
 
     @property
     def state_dir(self) -> Path:
-        """Controller-side files about this environment (endpoints, bundles)."""
+        """Controller-side files about this environment (endpoints, bundles, inventory)."""
         return PROJECT_ROOT / ".recstack" / self.name
+
+    @property
+    def inventory(self) -> Path:
+        if self.cloud:
+            return self.state_dir / "inventory"
+        return PROJECT_ROOT / "inventories" / self.name
 
     @property
     def endpoints_file(self) -> Path:
         return self.state_dir / "endpoints.json"
 
 
-ENVIRONMENTS: dict[str, Environment] = {
+LOCAL = {
     env.name: env
     for env in (Environment("local", "every tier on this machine, bound to 127.0.0.1"),)
 }
 
 
+def cloud_stacks() -> list[str]:
+    return sorted(
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        for p in PROJECT_ROOT.glob("Pulumi.*.yaml")
+    )
+
+
 def get(name: str) -> Environment:
-    try:
-        return ENVIRONMENTS[name]
-    except KeyError:
-        known = ", ".join(sorted(ENVIRONMENTS))
-        raise UnknownEnvironment(f"unknown environment {name!r}; known: {known}") from None
+    if name in LOCAL:
+        return LOCAL[name]
+    if name in cloud_stacks():
+        return Environment(name, f"AWS stack from Pulumi.{name}.yaml", cloud=True)
+    known = ", ".join([*sorted(LOCAL), *cloud_stacks()])
+    raise UnknownEnvironment(f"unknown environment {name!r}; known: {known}")

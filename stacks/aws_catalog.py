@@ -1,0 +1,79 @@
+"""What AWS offers, as far as config validation needs to know without an AWS account.
+
+EC2 instance types and regions come from the botocore release pinned in
+requirements.txt (its EC2 model enumerates every instance type). GPU families, and the
+node families of ElastiCache and MSK (which botocore does not enumerate), are tables
+maintained here; extend them when AWS adds a family.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import botocore.session
+
+
+@dataclass(frozen=True)
+class GpuFamily:
+    gpu: str
+    memory_gib_per_gpu: int
+
+
+# NVIDIA GPU instance families Triton with HugeCTR can serve from (x86_64).
+GPU_FAMILIES: dict[str, GpuFamily] = {
+    "g4dn": GpuFamily("T4", 16),
+    "g5": GpuFamily("A10G", 24),
+    "g6": GpuFamily("L4", 24),
+    "gr6": GpuFamily("L4", 24),
+    "g6e": GpuFamily("L40S", 48),
+    "p3": GpuFamily("V100", 16),
+    "p3dn": GpuFamily("V100", 32),
+    "p4d": GpuFamily("A100", 40),
+    "p4de": GpuFamily("A100", 80),
+    "p5": GpuFamily("H100", 80),
+    "p5e": GpuFamily("H200", 141),
+    "p5en": GpuFamily("H200", 141),
+}
+
+# Current-generation node families (the part between "cache." and the size).
+ELASTICACHE_FAMILIES = frozenset(
+    {"t4g", "m6g", "m7g", "r6g", "r7g", "r6gd", "m5", "r5", "m6i", "r6i"}
+)
+MSK_FAMILIES = frozenset({"t3", "m5", "m7g"})
+
+
+@functools.cache
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+@functools.cache
+def ec2_instance_types() -> frozenset[str]:
+    model = _session().get_service_model("ec2")
+    return frozenset(model.shape_for("InstanceType").enum)
+
+
+@functools.cache
+def regions() -> frozenset[str]:
+    return frozenset(_session().get_available_regions("ec2"))
+
+
+def family(instance_type: str) -> str:
+    """'g5.xlarge' -> 'g5'; 'cache.r7g.large' -> 'r7g'; 'kafka.m7g.large' -> 'm7g'."""
+    parts = instance_type.split(".")
+    return parts[1] if len(parts) == 3 else parts[0]
+
+
+def gpu_family(instance_type: str) -> GpuFamily | None:
+    return GPU_FAMILIES.get(family(instance_type))
+
+
+def is_elasticache_node_type(node_type: str) -> bool:
+    parts = node_type.split(".")
+    return len(parts) == 3 and parts[0] == "cache" and parts[1] in ELASTICACHE_FAMILIES
+
+
+def is_msk_broker_type(broker_type: str) -> bool:
+    parts = broker_type.split(".")
+    return len(parts) == 3 and parts[0] == "kafka" and parts[1] in MSK_FAMILIES

@@ -1,0 +1,170 @@
+"""The VPC: private subnets for every host, public subnets only for NAT (and an
+internet-facing load balancer when one is enabled), and the VPC endpoints that let
+private hosts reach S3 and SSM Session Manager without the internet."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from stack_config import MAX_AZS, SSM_ENDPOINT_SERVICES
+
+
+@dataclass
+class NetworkArgs:
+    cidr: str
+    availability_zones: int
+    nat_gateway_per_az: bool
+    region: str
+    tags: dict[str, str]
+
+
+def subnet_blocks(cidr: str) -> tuple[list[str], list[str]]:
+    """(private, public) blocks: the VPC cut into 8 equal parts, private ones first."""
+    vpc = ipaddress.IPv4Network(cidr)
+    blocks = [str(b) for b in vpc.subnets(new_prefix=vpc.prefixlen + 3)]
+    return blocks[:MAX_AZS], blocks[MAX_AZS:]
+
+
+class Network(pulumi.ComponentResource):
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("recstack:aws:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        def tags(suffix: str) -> dict[str, str]:
+            return {**args.tags, "Name": f"{name}-{suffix}"}
+
+        zones = aws.get_availability_zones_output(
+            state="available", opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        self.zone_names = zones.names.apply(lambda names: names[: args.availability_zones])
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags=tags("vpc"),
+            opts=child,
+        )
+        gateway = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags=tags("igw"), opts=child
+        )
+        public_table = aws.ec2.RouteTable(
+            f"{name}-public",
+            vpc_id=vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}],
+            tags=tags("public"),
+            opts=child,
+        )
+
+        private_blocks, public_blocks = subnet_blocks(args.cidr)
+        self.private_subnets: list[aws.ec2.Subnet] = []
+        self.public_subnets: list[aws.ec2.Subnet] = []
+        self.private_route_tables: list[aws.ec2.RouteTable] = []
+        nat_gateways: list[aws.ec2.NatGateway] = []
+        for az in range(args.availability_zones):
+            zone = self.zone_names.apply(lambda names, az=az: names[az])
+            public = aws.ec2.Subnet(
+                f"{name}-public-{az}",
+                vpc_id=vpc.id,
+                cidr_block=public_blocks[az],
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags=tags(f"public-{az}"),
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{az}",
+                subnet_id=public.id,
+                route_table_id=public_table.id,
+                opts=child,
+            )
+            self.public_subnets.append(public)
+            if az == 0 or args.nat_gateway_per_az:
+                address = aws.ec2.Eip(
+                    f"{name}-nat-{az}", domain="vpc", tags=tags(f"nat-{az}"), opts=child
+                )
+                nat_gateways.append(
+                    aws.ec2.NatGateway(
+                        f"{name}-nat-{az}",
+                        allocation_id=address.id,
+                        subnet_id=public.id,
+                        tags=tags(f"nat-{az}"),
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+                    )
+                )
+            private = aws.ec2.Subnet(
+                f"{name}-private-{az}",
+                vpc_id=vpc.id,
+                cidr_block=private_blocks[az],
+                availability_zone=zone,
+                tags=tags(f"private-{az}"),
+                opts=child,
+            )
+            # Each AZ leaves through its own NAT gateway when there is one per AZ.
+            nat = nat_gateways[az if args.nat_gateway_per_az else 0]
+            table = aws.ec2.RouteTable(
+                f"{name}-private-{az}",
+                vpc_id=vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
+                tags=tags(f"private-{az}"),
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{az}", subnet_id=private.id, route_table_id=table.id, opts=child
+            )
+            self.private_subnets.append(private)
+            self.private_route_tables.append(table)
+
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{args.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[t.id for t in self.private_route_tables],
+            tags=tags("s3"),
+            opts=child,
+        )
+        endpoint_group = aws.ec2.SecurityGroup(
+            f"{name}-endpoints",
+            vpc_id=vpc.id,
+            description="HTTPS from inside the VPC to the SSM interface endpoints",
+            tags=tags("endpoints"),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-endpoints-https",
+            security_group_id=endpoint_group.id,
+            cidr_ipv4=args.cidr,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="HTTPS from the VPC",
+            tags=tags("endpoints-https"),
+            opts=child,
+        )
+        for service in SSM_ENDPOINT_SERVICES:
+            aws.ec2.VpcEndpoint(
+                f"{name}-{service}",
+                vpc_id=vpc.id,
+                service_name=f"com.amazonaws.{args.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=[s.id for s in self.private_subnets],
+                security_group_ids=[endpoint_group.id],
+                tags=tags(service),
+                opts=child,
+            )
+
+        self.vpc_id = vpc.id
+        self.cidr = args.cidr
+        self.register_outputs(
+            {
+                "vpc_id": vpc.id,
+                "private_subnet_ids": [s.id for s in self.private_subnets],
+                "public_subnet_ids": [s.id for s in self.public_subnets],
+            }
+        )

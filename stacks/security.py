@@ -1,0 +1,139 @@
+"""One security group per tier, least privilege: each port is open only to the tiers
+that use it. No rule admits 0.0.0.0/0 and none opens SSH — hosts are reached through SSM
+Session Manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+TRITON_PORTS = {"http": 8000, "grpc": 8001, "metrics": 8002}
+REDIS_PORT = 6379
+REDIS_BUS_PORT = 16379  # cluster bus: gossip and failover between self-hosted nodes
+# Kafka client ports: self-hosted PLAINTEXT listener, MSK TLS+SCRAM and TLS+IAM.
+KAFKA_PORTS = {"selfhosted": 9092, "scram": 9096, "iam": 9098}
+KAFKA_CONTROLLER_PORT = 9093  # KRaft controllers, between self-hosted brokers only
+
+
+@dataclass
+class SecurityArgs:
+    vpc_id: pulumi.Input[str]
+    client_cidrs: tuple[str, ...]
+    kafka_port: int
+    tags: dict[str, str]
+
+
+class SecurityGroups(pulumi.ComponentResource):
+    def __init__(self, name: str, args: SecurityArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("recstack:aws:SecurityGroups", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        self.load_balancer = self._group("lb", "Triton load balancer: clients in, serving out")
+        self.serving = self._group("serving", "Triton serving hosts")
+        self.trainer = self._group("trainer", "Pipeline and training hosts")
+        self.redis = self._group("redis", "Redis nodes")
+        self.kafka = self._group("kafka", "Kafka brokers")
+
+        for port_name in ("http", "grpc"):
+            port = TRITON_PORTS[port_name]
+            for i, cidr in enumerate(args.client_cidrs):
+                self._from_cidr(self.load_balancer, f"lb-{port_name}-{i}", cidr, port, "clients")
+            self._from_group(
+                self.serving, f"serving-{port_name}", self.load_balancer, port, "load balancer"
+            )
+        for i, cidr in enumerate(args.client_cidrs):
+            self._from_cidr(
+                self.serving,
+                f"serving-metrics-{i}",
+                cidr,
+                TRITON_PORTS["metrics"],
+                "metrics scrapers",
+            )
+
+        for source_name, source in (("serving", self.serving), ("trainer", self.trainer)):
+            self._from_group(
+                self.redis, f"redis-from-{source_name}", source, REDIS_PORT, source_name
+            )
+            self._from_group(
+                self.kafka, f"kafka-from-{source_name}", source, args.kafka_port, source_name
+            )
+        # Between nodes of the same tier: replication, cluster bus, KRaft quorum.
+        self._from_group(self.redis, "redis-replication", self.redis, REDIS_PORT, "redis nodes")
+        self._from_group(self.redis, "redis-bus", self.redis, REDIS_BUS_PORT, "redis nodes")
+        self._from_group(self.kafka, "kafka-replication", self.kafka, args.kafka_port, "brokers")
+        self._from_group(
+            self.kafka, "kafka-controller", self.kafka, KAFKA_CONTROLLER_PORT, "brokers"
+        )
+
+        self.register_outputs(
+            {
+                group: sg.id
+                for group, sg in (
+                    ("load_balancer", self.load_balancer),
+                    ("serving", self.serving),
+                    ("trainer", self.trainer),
+                    ("redis", self.redis),
+                    ("kafka", self.kafka),
+                )
+            }
+        )
+
+    def _group(self, tier: str, description: str) -> aws.ec2.SecurityGroup:
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-{tier}",
+            vpc_id=self._args.vpc_id,
+            description=description,
+            tags={**self._args.tags, "Name": f"{self._name}-{tier}"},
+            opts=self._child,
+        )
+        # Hosts fetch packages, models and reach AWS APIs; what they answer is the
+        # ingress rules' business.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-{tier}-egress",
+            security_group_id=group.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="-1",
+            description="all outbound",
+            tags={**self._args.tags, "Name": f"{self._name}-{tier}-egress"},
+            opts=self._child,
+        )
+        return group
+
+    def _from_cidr(
+        self, group: aws.ec2.SecurityGroup, rule: str, cidr: str, port: int, who: str
+    ) -> None:
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-{rule}",
+            security_group_id=group.id,
+            cidr_ipv4=cidr,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description=f"{port} from {who}",
+            tags={**self._args.tags, "Name": f"{self._name}-{rule}"},
+            opts=self._child,
+        )
+
+    def _from_group(
+        self,
+        group: aws.ec2.SecurityGroup,
+        rule: str,
+        source: aws.ec2.SecurityGroup,
+        port: int,
+        who: str,
+    ) -> None:
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-{rule}",
+            security_group_id=group.id,
+            referenced_security_group_id=source.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description=f"{port} from {who}",
+            tags={**self._args.tags, "Name": f"{self._name}-{rule}"},
+            opts=self._child,
+        )

@@ -1,0 +1,391 @@
+"""The whole program under mocks, for every Redis x Kafka mode and both committed stacks:
+what it declares, and the properties that matter."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import ipaddress
+
+import pytest
+from conftest import ProgramRun, run_program, stack_file
+
+import stack_config
+from network import subnet_blocks
+
+# How the engine marks a secret value in resource inputs.
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
+SECRET_MARKER = "1b47061264138c4ac30d75fd1eb44270"
+REDIS_MODES = stack_config.REDIS_MODES
+KAFKA_MODES = stack_config.KAFKA_MODES
+
+
+def combination(redis_mode: str, kafka_mode: str) -> stack_config.StackConfig:
+    """The staging stack with the given modes (MSK needs brokers in every AZ)."""
+    base = stack_file("staging")
+    kafka = dataclasses.replace(
+        base.kafka, mode=kafka_mode, brokers=2 if kafka_mode == "msk" else 1
+    )
+    config = dataclasses.replace(
+        base, redis=dataclasses.replace(base.redis, mode=redis_mode), kafka=kafka
+    )
+    stack_config.validate(config)
+    return config
+
+
+@functools.cache
+def run(redis_mode: str, kafka_mode: str) -> ProgramRun:
+    return run_program(combination(redis_mode, kafka_mode))
+
+
+@functools.cache
+def run_stack(stack: str) -> ProgramRun:
+    return run_program(stack_file(stack))
+
+
+ALL_RUNS = [(r, k) for r in REDIS_MODES for k in KAFKA_MODES]
+
+
+@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
+def test_subnets_nat_and_endpoints_per_az(redis_mode: str, kafka_mode: str) -> None:
+    config = combination(redis_mode, kafka_mode)
+    mocks = run(redis_mode, kafka_mode).mocks
+    subnets = mocks.of_type("aws:ec2/subnet:Subnet")
+    private = [s for s in subnets if "private" in s.name]
+    public = [s for s in subnets if "public" in s.name]
+    azs = config.network.availability_zones
+    assert len(private) == len(public) == azs
+    assert len({s.inputs["availabilityZone"] for s in private}) == azs
+    blocks_private, blocks_public = subnet_blocks(config.network.cidr)
+    assert sorted(s.inputs["cidrBlock"] for s in private) == blocks_private[:azs]
+    assert sorted(s.inputs["cidrBlock"] for s in public) == blocks_public[:azs]
+    assert not any(s.inputs.get("mapPublicIpOnLaunch") for s in subnets)
+    assert len(mocks.of_type("aws:ec2/natGateway:NatGateway")) == config.nat_gateways
+    endpoints = {
+        e.inputs["serviceName"].rsplit(".", 1)[1]: e
+        for e in mocks.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    }
+    assert endpoints["s3"].inputs["vpcEndpointType"] == "Gateway"
+    for service in stack_config.SSM_ENDPOINT_SERVICES:
+        assert endpoints[service].inputs["vpcEndpointType"] == "Interface"
+        assert endpoints[service].inputs["privateDnsEnabled"] is True
+
+
+@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
+def test_no_world_open_ingress_and_no_ssh(redis_mode: str, kafka_mode: str) -> None:
+    mocks = run(redis_mode, kafka_mode).mocks
+    rules = mocks.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert rules
+    for rule in rules:
+        assert rule.inputs.get("cidrIpv4") != "0.0.0.0/0", rule.name
+        assert not rule.inputs["fromPort"] <= 22 <= rule.inputs["toPort"], rule.name
+        assert rule.inputs["ipProtocol"] == "tcp"
+    for group in mocks.of_type("aws:ec2/securityGroup:SecurityGroup"):
+        assert not group.inputs.get("ingress"), f"{group.name} has inline ingress"
+
+
+def _ingress_to(run: ProgramRun, tier: str) -> set[tuple[int, str]]:
+    """(port, source) of every ingress rule into `tier`'s group; source is a CIDR or group."""
+    group_id = (
+        next(
+            g
+            for g in run.mocks.of_type("aws:ec2/securityGroup:SecurityGroup")
+            if g.name.endswith(f"-{tier}")
+        ).name
+        + "-id"
+    )
+    return {
+        (r.inputs["fromPort"], r.inputs.get("cidrIpv4") or r.inputs["referencedSecurityGroupId"])
+        for r in run.mocks.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == group_id
+    }
+
+
+def test_each_tier_admits_only_its_clients() -> None:
+    result = run("selfhosted", "selfhosted")
+    prefix = "recstack-staging"
+    assert _ingress_to(result, "lb") == {(8000, "10.0.0.0/8"), (8001, "10.0.0.0/8")}
+    assert _ingress_to(result, "serving") == {
+        (8000, f"{prefix}-lb-id"),
+        (8001, f"{prefix}-lb-id"),
+        (8002, "10.0.0.0/8"),
+    }
+    assert _ingress_to(result, "redis") == {
+        (6379, f"{prefix}-serving-id"),
+        (6379, f"{prefix}-trainer-id"),
+        (6379, f"{prefix}-redis-id"),
+        (16379, f"{prefix}-redis-id"),
+    }
+    assert _ingress_to(result, "trainer") == set()
+    msk = run("selfhosted", "msk")
+    assert {port for port, _ in _ingress_to(msk, "kafka")} == {9098, 9093}
+
+
+@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
+def test_imdsv2_and_encrypted_volumes_everywhere(redis_mode: str, kafka_mode: str) -> None:
+    mocks = run(redis_mode, kafka_mode).mocks
+    (template,) = mocks.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert template.inputs["imageId"] == "ami-0mock"  # looked up, not hard-coded
+    assert [m["ebs"]["encrypted"] for m in template.inputs["blockDeviceMappings"]] == [
+        "true",
+        "true",
+    ]
+    for instance in mocks.of_type("aws:ec2/instance:Instance"):
+        assert instance.inputs["metadataOptions"]["httpTokens"] == "required"
+        assert instance.inputs["rootBlockDevice"]["encrypted"] is True
+        assert all(d["encrypted"] for d in instance.inputs["ebsBlockDevices"])
+        assert instance.inputs["associatePublicIpAddress"] is False
+        assert "amazon-ssm-agent" in instance.inputs["userData"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_serving_fleet_spreads_over_private_subnets_behind_a_health_checked_nlb(stack: str) -> None:
+    config = stack_file(stack)
+    mocks = run_stack(stack).mocks
+    private_ids = {
+        f"{s.name}-id" for s in mocks.of_type("aws:ec2/subnet:Subnet") if "private" in s.name
+    }
+    (group,) = mocks.of_type("aws:autoscaling/group:Group")
+    assert set(group.inputs["vpcZoneIdentifiers"]) == private_ids
+    assert (group.inputs["minSize"], group.inputs["maxSize"], group.inputs["desiredCapacity"]) == (
+        config.serving.min_size,
+        config.serving.max_size,
+        config.serving.desired_capacity,
+    )
+    assert group.inputs["healthCheckType"] == "ELB"
+    (balancer,) = mocks.of_type("aws:lb/loadBalancer:LoadBalancer")
+    assert balancer.inputs["loadBalancerType"] == "network"
+    assert balancer.inputs["internal"] is True
+    assert set(balancer.inputs["subnets"]) == private_ids
+    target_groups = mocks.of_type("aws:lb/targetGroup:TargetGroup")
+    assert sorted(t.inputs["port"] for t in target_groups) == [8000, 8001]
+    for target in target_groups:
+        check = target.inputs["healthCheck"]
+        assert (check["protocol"], check["port"], check["path"]) == (
+            "HTTP",
+            "8000",
+            "/v2/health/ready",
+        )
+    assert sorted(
+        listener.inputs["port"] for listener in mocks.of_type("aws:lb/listener:Listener")
+    ) == [
+        8000,
+        8001,
+    ]
+
+
+def test_a_public_load_balancer_sits_in_the_public_subnets() -> None:
+    base = stack_file("staging")
+    config = dataclasses.replace(
+        base, network=dataclasses.replace(base.network, public_load_balancer=True)
+    )
+    mocks = run_program(config).mocks
+    (balancer,) = mocks.of_type("aws:lb/loadBalancer:LoadBalancer")
+    public_ids = {
+        f"{s.name}-id" for s in mocks.of_type("aws:ec2/subnet:Subnet") if "public" in s.name
+    }
+    assert balancer.inputs["internal"] is False
+    assert set(balancer.inputs["subnets"]) == public_ids
+
+
+@pytest.mark.parametrize("kafka_mode", KAFKA_MODES)
+def test_selfhosted_redis_keeps_replicas_away_from_their_master(kafka_mode: str) -> None:
+    config = combination("selfhosted", kafka_mode)
+    result = run("selfhosted", kafka_mode)
+    nodes = [
+        n
+        for n in result.mocks.of_type("aws:ec2/instance:Instance")
+        if n.inputs["tags"]["recstack:group"] == "redis"
+    ]
+    assert len(nodes) == config.redis_nodes == 6
+    by_shard: dict[str, dict[str, list[str]]] = {}
+    for node in nodes:
+        tags = node.inputs["tags"]
+        by_shard.setdefault(tags["recstack:shard"], {}).setdefault(
+            tags["recstack:role"], []
+        ).append(node.state["availabilityZone"])
+    for shard, roles in by_shard.items():
+        (master_zone,) = roles["master"]
+        assert master_zone not in roles["replica"], f"shard {shard}"
+    hosts = result.outputs["inventory"]["groups"]["redis"]["hosts"]
+    assert len(hosts) == 6 and all(h["instance_id"].endswith("-id") for h in hosts)
+
+
+@pytest.mark.parametrize("kafka_mode", KAFKA_MODES)
+def test_elasticache_is_encrypted_replicated_and_fails_over(kafka_mode: str) -> None:
+    mocks = run("elasticache", kafka_mode).mocks
+    (group,) = mocks.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    inputs = group.inputs
+    assert inputs["transitEncryptionEnabled"] is True
+    assert inputs["atRestEncryptionEnabled"] is True
+    assert inputs["kmsKeyId"].startswith("arn:")
+    assert inputs["automaticFailoverEnabled"] is True
+    assert inputs["multiAzEnabled"] is True
+    assert (inputs["numNodeGroups"], inputs["replicasPerNodeGroup"]) == (3, 1)
+    # The token reaches the engine as a secret, so state never holds it in plain text.
+    assert inputs["authToken"][SECRET_SIGNATURE] == SECRET_MARKER
+    assert inputs["authToken"]["value"] == "mock-password"
+    (parameters,) = mocks.of_type("aws:elasticache/parameterGroup:ParameterGroup")
+    assert {"name": "cluster-enabled", "value": "yes"} in parameters.inputs["parameters"]
+    assert not [
+        i
+        for i in mocks.of_type("aws:ec2/instance:Instance")
+        if i.inputs["tags"]["recstack:group"] == "redis"
+    ]
+
+
+@pytest.mark.parametrize("kafka_mode", KAFKA_MODES)
+def test_redis_cloud_has_search_and_is_peered_into_every_private_route_table(
+    kafka_mode: str,
+) -> None:
+    config = combination("redis_cloud", kafka_mode)
+    mocks = run("redis_cloud", kafka_mode).mocks
+    (database,) = mocks.of_type("rediscloud:index/subscriptionDatabase:SubscriptionDatabase")
+    assert database.inputs["modules"] == [{"name": "RediSearch"}]
+    assert database.inputs["enableTls"] is True
+    (peering,) = mocks.of_type("rediscloud:index/subscriptionPeering:SubscriptionPeering")
+    assert peering.inputs["vpcCidr"] == config.network.cidr
+    routes = mocks.of_type("aws:ec2/route:Route")
+    assert len(routes) == config.network.availability_zones
+    assert {r.inputs["destinationCidrBlock"] for r in routes} == {
+        config.redis.redis_cloud.deployment_cidr
+    }
+
+
+@pytest.mark.parametrize("redis_mode", REDIS_MODES)
+def test_msk_is_tls_only_authenticated_and_sized_for_embedding_updates(redis_mode: str) -> None:
+    config = combination(redis_mode, "msk")
+    mocks = run(redis_mode, "msk").mocks
+    (cluster,) = mocks.of_type("aws:msk/cluster:Cluster")
+    inputs = cluster.inputs
+    assert inputs["encryptionInfo"]["encryptionInTransit"] == {
+        "clientBroker": "TLS",
+        "inCluster": True,
+    }
+    assert inputs["encryptionInfo"]["encryptionAtRestKmsKeyArn"].startswith("arn:")
+    assert inputs["clientAuthentication"]["unauthenticated"] is False
+    assert inputs["clientAuthentication"]["sasl"] == {"iam": True, "scram": False}
+    assert inputs["numberOfBrokerNodes"] % config.network.availability_zones == 0
+    assert len(inputs["brokerNodeGroupInfo"]["clientSubnets"]) == config.network.availability_zones
+    (configuration,) = mocks.of_type("aws:msk/configuration:Configuration")
+    properties = configuration.inputs["serverProperties"]
+    assert "auto.create.topics.enable=false" in properties
+    assert f"message.max.bytes={config.kafka.message_max_bytes}" in properties
+
+
+def test_msk_with_scram_stores_its_credentials_in_a_kms_encrypted_secret() -> None:
+    base = combination("elasticache", "msk")
+    config = dataclasses.replace(base, kafka=dataclasses.replace(base.kafka, auth="scram"))
+    result = run_program(config)
+    (cluster,) = result.mocks.of_type("aws:msk/cluster:Cluster")
+    assert cluster.inputs["clientAuthentication"]["sasl"] == {"iam": False, "scram": True}
+    (secret,) = result.mocks.of_type("aws:secretsmanager/secret:Secret")
+    assert secret.inputs["namePrefix"].startswith("AmazonMSK_")
+    assert secret.inputs["kmsKeyId"].startswith("arn:")
+    assert result.mocks.of_type("aws:msk/singleScramSecretAssociation:SingleScramSecretAssociation")
+    assert result.outputs["inventory"]["endpoints"]["kafka"]["port"] == 9096
+
+
+@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
+def test_buckets_are_versioned_encrypted_private_and_tls_only(
+    redis_mode: str, kafka_mode: str
+) -> None:
+    mocks = run(redis_mode, kafka_mode).mocks
+    buckets = mocks.of_type("aws:s3/bucket:Bucket")
+    assert len(buckets) == 4
+    for kind in (
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    ):
+        assert {r.inputs["bucket"] for r in mocks.of_type(kind)} == {
+            f"{b.name}-id" for b in buckets
+        }, kind
+    for policy in mocks.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        assert '"aws:SecureTransport": "false"' in policy.inputs["policy"]
+    (key,) = mocks.of_type("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+
+
+@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
+def test_every_tagged_resource_carries_the_required_tags(redis_mode: str, kafka_mode: str) -> None:
+    config = combination(redis_mode, kafka_mode)
+    tagged = [r for r in run(redis_mode, kafka_mode).mocks.resources if "tags" in r.inputs]
+    assert len(tagged) > 50
+    for resource in tagged:
+        tags = resource.inputs["tags"]
+        if isinstance(tags, list):  # auto scaling groups take a list of tag objects
+            tags = {t["key"]: t["value"] for t in tags}
+        assert config.tags.items() <= tags.items(), resource.name
+
+
+@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
+def test_inventory_document_shape(redis_mode: str, kafka_mode: str) -> None:
+    config = combination(redis_mode, kafka_mode)
+    result = run(redis_mode, kafka_mode)
+    inventory = result.outputs["inventory"]
+    assert set(inventory) == {"stack", "region", "connection", "groups", "endpoints", "buckets"}
+    assert inventory["connection"] == {
+        "plugin": "community.aws.aws_ssm",
+        "region": "us-east-1",
+        "bucket": "recstack-staging-transfer-mock",
+    }
+    groups = inventory["groups"]
+    assert set(groups) == {"triton", "trainer", "redis", "kafka"}
+    assert groups["triton"]["instance_filters"] == {
+        "tag:recstack:group": "triton",
+        "tag:stack": "staging",
+    }
+    assert len(groups["trainer"]["hosts"]) == config.trainer.count
+    assert len(groups["redis"]["hosts"]) == (
+        config.redis_nodes if redis_mode == "selfhosted" else 0
+    )
+    assert len(groups["kafka"]["hosts"]) == (
+        config.kafka.brokers if kafka_mode == "selfhosted" else 0
+    )
+    endpoints = inventory["endpoints"]
+    assert endpoints["triton"] == {
+        "load_balancer": "recstack-staging-triton.elb.mock",
+        "http_port": 8000,
+        "grpc_port": 8001,
+    }
+    assert endpoints["redis"]["mode"] == redis_mode
+    assert endpoints["kafka"]["mode"] == kafka_mode
+    assert set(inventory["buckets"]) == {"models", "features", "registry", "transfer"}
+    # The password is a secret output of its own, never part of the document.
+    assert "mock-password" not in str(inventory)
+    assert result.outputs["redis_password"] == "mock-password"
+
+
+def test_prod_is_multi_az_with_managed_data_tiers() -> None:
+    config = stack_file("prod")
+    mocks = run_stack("prod").mocks
+    assert len(mocks.of_type("aws:ec2/natGateway:NatGateway")) == 3
+    assert len(mocks.of_type("aws:elasticache/replicationGroup:ReplicationGroup")) == 1
+    assert len(mocks.of_type("aws:msk/cluster:Cluster")) == 1
+    instances = mocks.of_type("aws:ec2/instance:Instance")
+    assert {i.inputs["tags"]["recstack:group"] for i in instances} == {"trainer"}
+    zones = {s.inputs["availabilityZone"] for s in mocks.of_type("aws:ec2/subnet:Subnet")}
+    assert len(zones) == config.network.availability_zones == 3
+    vpc = ipaddress.IPv4Network(config.network.cidr)
+    for subnet in mocks.of_type("aws:ec2/subnet:Subnet"):
+        assert ipaddress.IPv4Network(subnet.inputs["cidrBlock"]).subnet_of(vpc)
+
+
+def test_every_resource_is_inside_a_recstack_component() -> None:
+    """Children are parented to their component, so none sits at the stack's top level."""
+    result = run_stack("staging")
+    components = [r for r in result.mocks.resources if r.type.startswith("recstack:aws:")]
+    assert {c.type for c in components} >= {
+        "recstack:aws:Network",
+        "recstack:aws:SecurityGroups",
+        "recstack:aws:Storage",
+        "recstack:aws:InstanceRoles",
+        "recstack:aws:ServingFleet",
+        "recstack:aws:Trainers",
+        "recstack:aws:SelfHostedRedis",
+        "recstack:aws:SelfHostedKafka",
+    }

@@ -1,0 +1,200 @@
+"""Stack config: the committed stacks parse; every invalid value fails before any resource
+is declared, naming the key and the fix."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import PROJECT_ROOT, stack_file
+
+import stack_config
+from stack_config import ConfigError, parse
+
+
+def _raw(stack: str) -> dict:
+    return yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def test_committed_stacks_parse() -> None:
+    staging, prod = stack_file("staging"), stack_file("prod")
+    assert (staging.redis.mode, staging.kafka.mode) == ("selfhosted", "selfhosted")
+    assert (prod.redis.mode, prod.kafka.mode) == ("elasticache", "msk")
+    assert prod.production and not staging.production
+    assert prod.network.availability_zones == 3
+    assert staging.serving.desired_capacity == 1
+    assert staging.tags == {
+        "project": "recstack",
+        "stack": "staging",
+        "owner": "ml-platform",
+        "cost-center": "cc-1042",
+    }
+
+
+def _with(stack: str, key: str, path: tuple[str, ...], value: object) -> dict:
+    raw = copy.deepcopy(_raw(stack))
+    if not path:
+        raw[key] = value
+        return raw
+    node = raw.setdefault(key, {})
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = value
+    return raw
+
+
+CASES = [
+    ("staging", "aws:region", (), "us-east-9", "aws:region 'us-east-9' is not an AWS region"),
+    ("staging", "recstack:tier", (), "dev", "recstack:tier must be one of staging, production"),
+    (
+        "staging",
+        "recstack:costCenter",
+        (),
+        "cc#1",
+        "recstack:costCenter 'cc#1' is not a valid AWS tag value",
+    ),
+    ("staging", "recstack:bogus", (), 1, "unknown config key recstack:bogus"),
+    (
+        "staging",
+        "recstack:network",
+        ("cidrr",),
+        "10.0.0.0/16",
+        "unknown key recstack:network.cidrr",
+    ),
+    ("staging", "recstack:network", ("cidr",), "10.48.0.0/12", "between /16 and /24"),
+    ("staging", "recstack:network", ("cidr",), "10.60.0.300/16", "is not an IPv4 network"),
+    (
+        "staging",
+        "recstack:network",
+        ("availabilityZones",),
+        5,
+        "recstack:network.availabilityZones must be 1 to 4",
+    ),
+    ("prod", "recstack:network", ("availabilityZones",), 1, "at least 2 in production"),
+    (
+        "staging",
+        "recstack:network",
+        ("clientCidrs",),
+        ["0.0.0.0/0"],
+        "never opens ingress to the world",
+    ),
+    ("staging", "recstack:network", ("clientCidrs",), [], "clientCidrs is empty"),
+    (
+        "staging",
+        "recstack:network",
+        ("reservedCidrs",),
+        ["10.60.128.0/17"],
+        "overlaps recstack:network.reservedCidrs[0]",
+    ),
+    (
+        "staging",
+        "recstack:serving",
+        ("instanceType",),
+        "g5.xlarg",
+        "'g5.xlarg' is not an EC2 instance type",
+    ),
+    ("staging", "recstack:serving", ("instanceType",), "m7i.large", "has no NVIDIA GPU"),
+    ("staging", "recstack:serving", ("maxSize",), 0, "minSize <= desiredCapacity <= maxSize"),
+    ("staging", "recstack:serving", ("amiSsmParameter",), "ami-0123456789", "not an AMI id"),
+    (
+        "staging",
+        "recstack:serving",
+        ("rootVolumeGb",),
+        "big",
+        "recstack:serving.rootVolumeGb must be int",
+    ),
+    ("staging", "recstack:redis", ("shards",), 2, "recstack:redis.shards must be at least 3"),
+    ("staging", "recstack:redis", ("mode",), "memcached", "recstack:redis.mode must be one of"),
+    ("prod", "recstack:redis", ("replicasPerShard",), 0, "at least 1 in production"),
+    (
+        "prod",
+        "recstack:redis",
+        ("nodeType",),
+        "cache.x9.large",
+        "is not a current ElastiCache node type",
+    ),
+    ("prod", "recstack:redis", ("engineVersion",), "5.0", "must be a Redis 6.x or 7.x version"),
+    (
+        "staging",
+        "recstack:redis",
+        ("instanceType",),
+        "r7i.huge",
+        "'r7i.huge' is not an EC2 instance type",
+    ),
+    (
+        "prod",
+        "recstack:kafka",
+        ("brokers",),
+        4,
+        "must be a multiple of recstack:network.availabilityZones",
+    ),
+    ("prod", "recstack:kafka", ("brokerType",), "kafka.m9.large", "is not an MSK broker type"),
+    ("prod", "recstack:kafka", ("auth",), "plaintext", "recstack:kafka.auth must be iam or scram"),
+    ("prod", "recstack:kafka", ("messageMaxBytes",), 1024, "or HPS update messages are refused"),
+    ("staging", "recstack:kafka", ("volumeGb",), 0, "recstack:kafka.volumeGb must be 1 to 16384"),
+    (
+        "staging",
+        "recstack:storage",
+        ("noncurrentVersionDays",),
+        0,
+        "noncurrentVersionDays must be at least 1",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stack", "key", "path", "value", "message"), CASES)
+def test_invalid_values_name_the_key_and_the_fix(
+    stack: str, key: str, path: tuple[str, ...], value: object, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=_escape(message)):
+        parse(_with(stack, key, path, value), "recstack", stack)
+
+
+def test_msk_needs_two_or_three_azs() -> None:
+    raw = _with("staging", "recstack:kafka", ("mode",), "msk")
+    raw["recstack:network"]["availabilityZones"] = 1
+    with pytest.raises(ConfigError, match=_escape("MSK needs its brokers in 2 or 3 AZs")):
+        parse(raw, "recstack", "staging")
+
+
+def test_redis_cloud_range_must_not_overlap_the_vpc() -> None:
+    raw = _with("staging", "recstack:redis", ("mode",), "redis_cloud")
+    raw["recstack:redis"]["redisCloud"] = {"deploymentCidr": "10.60.5.0/24"}
+    message = "deploymentCidr 10.60.5.0/24 overlaps recstack:network.cidr"
+    with pytest.raises(ConfigError, match=_escape(message)):
+        parse(raw, "recstack", "staging")
+
+
+def test_a_missing_required_key_says_where_to_set_it() -> None:
+    raw = _raw("staging")
+    del raw["recstack:owner"]
+    with pytest.raises(
+        ConfigError, match=r"recstack:owner is required; set it in Pulumi.staging.yaml"
+    ):
+        parse(raw, "recstack", "staging")
+
+
+def test_stack_names_that_make_invalid_aws_names_are_refused() -> None:
+    with pytest.raises(ConfigError, match="rename the stack"):
+        parse(_raw("staging"), "recstack", "Staging_EU")
+
+
+def test_secrets_are_not_parsed_into_the_config(tmp_path: Path) -> None:
+    raw = _raw("prod")
+    raw["recstack:redisAuthToken"] = {"secure": "v1:abc"}
+    assert parse(raw, "recstack", "prod").redis.mode == "elasticache"
+
+
+def test_every_section_key_is_documented() -> None:
+    readme = (PROJECT_ROOT / "stacks" / "README.md").read_text()
+    for section, cls in stack_config._SECTIONS.items():
+        for field in stack_config.dataclasses.fields(cls):
+            key = f"{section}.{stack_config._snake_to_camel(field.name)}"
+            assert key in readme, f"stacks/README.md does not document recstack:{key}"
+
+
+def _escape(message: str) -> str:
+    return re.escape(message)
