@@ -142,6 +142,86 @@ CASES = [
         0,
         "noncurrentVersionDays must be at least 1",
     ),
+    (
+        "staging",
+        "recstack:storage",
+        ("keepForever",),
+        True,
+        "unknown key recstack:storage.keepForever",
+    ),
+    (
+        "staging",
+        "recstack:network",
+        ("publicLoadBalancer",),
+        "yes",
+        "publicLoadBalancer must be bool",
+    ),
+    (
+        "staging",
+        "recstack:serving",
+        ("dataVolumeGb",),
+        5,
+        "recstack:serving.dataVolumeGb must be at least 20",
+    ),
+    ("staging", "recstack:serving", ("rootVolumeGb",), 40, "rootVolumeGb must be at least 75"),
+    (
+        "staging",
+        "recstack:hosts",
+        ("amiSsmParameter",),
+        "ami-0abc",
+        "recstack:hosts.amiSsmParameter must name a public SSM parameter",
+    ),
+    (
+        "staging",
+        "recstack:hosts",
+        ("rootVolumeGb",),
+        4,
+        "recstack:hosts.rootVolumeGb must be at least 8",
+    ),
+    ("staging", "recstack:trainer", ("count",), 0, "recstack:trainer.count must be at least 1"),
+    (
+        "staging",
+        "recstack:trainer",
+        ("instanceType",),
+        "c7i.huge",
+        "'c7i.huge' is not an EC2 instance type",
+    ),
+    (
+        "staging",
+        "recstack:redis",
+        ("replicasPerShard",),
+        6,
+        "recstack:redis.replicasPerShard must be 0 to 5",
+    ),
+    (
+        "staging",
+        "recstack:redis",
+        ("dataVolumeGb",),
+        5,
+        "recstack:redis.dataVolumeGb must be at least 10",
+    ),
+    (
+        "staging",
+        "recstack:kafka",
+        ("mode",),
+        "kinesis",
+        "recstack:kafka.mode must be one of msk, selfhosted",
+    ),
+    (
+        "staging",
+        "recstack:kafka",
+        ("instanceType",),
+        "m7i.huge",
+        "'m7i.huge' is not an EC2 instance type",
+    ),
+    ("staging", "recstack:kafka", ("brokers",), 0, "recstack:kafka.brokers must be at least 1"),
+    (
+        "prod",
+        "recstack:kafka",
+        ("kafkaVersion",),
+        "three",
+        "recstack:kafka.kafkaVersion must look like 3.6.0",
+    ),
 ]
 
 
@@ -165,6 +245,20 @@ def test_redis_cloud_range_must_not_overlap_the_vpc() -> None:
     raw["recstack:redis"]["redisCloud"] = {"deploymentCidr": "10.60.5.0/24"}
     message = "deploymentCidr 10.60.5.0/24 overlaps recstack:network.cidr"
     with pytest.raises(ConfigError, match=_escape(message)):
+        parse(raw, "recstack", "staging")
+
+
+def test_redis_cloud_needs_memory() -> None:
+    raw = _with("staging", "recstack:redis", ("mode",), "redis_cloud")
+    raw["recstack:redis"]["redisCloud"] = {"memoryLimitGb": 0}
+    with pytest.raises(ConfigError, match="memoryLimitGb must be positive"):
+        parse(raw, "recstack", "staging")
+
+
+def test_a_missing_region_says_how_to_set_it() -> None:
+    raw = _raw("staging")
+    del raw["aws:region"]
+    with pytest.raises(ConfigError, match="pulumi config set aws:region"):
         parse(raw, "recstack", "staging")
 
 
