@@ -49,11 +49,12 @@ except ImportError:  # policy/ itself is on sys.path
 Resource = tuple[str, str, Mapping[str, Any]]
 
 
-def _urn(resource_type: str, name: str) -> str:
+def urn(resource_type: str, name: str) -> str:
     return f"urn:pulumi:check::recstack::{resource_type}::{name}"
 
 
-def _options() -> PolicyResourceOptions:
+def options() -> PolicyResourceOptions:
+    """Resource options as the engine would send them for a plain resource."""
     return PolicyResourceOptions(
         protect=False,
         ignore_changes=[],
@@ -69,31 +70,31 @@ def violations(resources: Sequence[Resource]) -> list[str]:
     """Violation messages of every rule over ``resources``, ``(type, name, props)``
     triples; empty when all pass. Each message starts with ``[rule-name]``."""
     found: list[str] = []
-    prepared = [(t, n, unknown_checking_proxy(dict(p)), _urn(t, n)) for t, n, p in resources]
+    prepared = [(t, n, unknown_checking_proxy(dict(p)), urn(t, n)) for t, n, p in resources]
 
     for spec in rules.RULES:
         if spec.kind != "resource":
             continue
-        for resource_type, name, props, urn in prepared:
+        for resource_type, name, props, resource_urn in prepared:
 
-            def report(message: str, urn: str | None = None, rule: str = spec.name) -> None:
+            def report(message: str, _urn: str | None = None, rule: str = spec.name) -> None:
                 found.append(f"[{rule}] {message}")
 
-            args = ResourceValidationArgs(resource_type, props, urn, name, _options(), None)
+            args = ResourceValidationArgs(resource_type, props, resource_urn, name, options(), None)
             try:
                 spec.validator(args, report)
             except UnknownValueError as err:
                 found.append(f"[{spec.name}] {name}: not checked, {err.message}")
 
     stack_resources = [
-        PolicyResource(resource_type, props, urn, name, _options(), None, None, [], {})
-        for resource_type, name, props, urn in prepared
+        PolicyResource(resource_type, props, resource_urn, name, options(), None, None, [], {})
+        for resource_type, name, props, resource_urn in prepared
     ]
     for spec in rules.RULES:
         if spec.kind != "stack":
             continue
 
-        def report_stack(message: str, urn: str | None = None, rule: str = spec.name) -> None:
+        def report_stack(message: str, _urn: str | None = None, rule: str = spec.name) -> None:
             found.append(f"[{rule}] {message}")
 
         try:

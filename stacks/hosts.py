@@ -30,53 +30,53 @@ def ssm_agent_user_data(region: str) -> str:
 
 
 @dataclass
-class HostSpec:
-    """One host; `extra_tags` say what it is to Ansible (group, shard, role)."""
+class HostPool:
+    """What every host of one tier shares; `host()` places one of them."""
 
-    name: str
     group: str
     instance_type: str
-    subnet_id: pulumi.Input[str]
+    data_volume_gb: int
+    root_volume_gb: int
+    ami_id: pulumi.Input[str]
+    subnet_ids: list[pulumi.Input[str]]  # one per AZ
     security_group_id: pulumi.Input[str]
     instance_profile: pulumi.Input[str]
-    ami_id: pulumi.Input[str]
     region: str
-    root_volume_gb: int
-    data_volume_gb: int
     tags: dict[str, str]
-    extra_tags: dict[str, str] | None = None
 
-
-def host(spec: HostSpec, parent: pulumi.Resource) -> aws.ec2.Instance:
-    tags = {**spec.tags, "Name": spec.name, GROUP_TAG: spec.group, **(spec.extra_tags or {})}
-    return aws.ec2.Instance(
-        spec.name,
-        ami=spec.ami_id,
-        instance_type=spec.instance_type,
-        subnet_id=spec.subnet_id,
-        vpc_security_group_ids=[spec.security_group_id],
-        iam_instance_profile=spec.instance_profile,
-        associate_public_ip_address=False,
-        metadata_options={"http_tokens": "required", "http_endpoint": "enabled"},
-        root_block_device={
-            "volume_type": "gp3",
-            "volume_size": spec.root_volume_gb,
-            "encrypted": True,
-            "tags": tags,
-        },
-        ebs_block_devices=[
-            {
-                "device_name": DATA_DEVICE,
+    def host(
+        self, name: str, zone: int, parent: pulumi.Resource, labels: dict[str, str] | None = None
+    ) -> aws.ec2.Instance:
+        """An instance in the `zone`-th AZ (modulo the AZ count); labels become tags."""
+        tags = {**self.tags, "Name": name, GROUP_TAG: self.group, **(labels or {})}
+        return aws.ec2.Instance(
+            name,
+            ami=self.ami_id,
+            instance_type=self.instance_type,
+            subnet_id=self.subnet_ids[zone % len(self.subnet_ids)],
+            vpc_security_group_ids=[self.security_group_id],
+            iam_instance_profile=self.instance_profile,
+            associate_public_ip_address=False,
+            metadata_options={"http_tokens": "required", "http_endpoint": "enabled"},
+            root_block_device={
                 "volume_type": "gp3",
-                "volume_size": spec.data_volume_gb,
+                "volume_size": self.root_volume_gb,
                 "encrypted": True,
                 "tags": tags,
-            }
-        ],
-        user_data=ssm_agent_user_data(spec.region),
-        tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
+            },
+            ebs_block_devices=[
+                {
+                    "device_name": DATA_DEVICE,
+                    "volume_type": "gp3",
+                    "volume_size": self.data_volume_gb,
+                    "encrypted": True,
+                    "tags": tags,
+                }
+            ],
+            user_data=ssm_agent_user_data(self.region),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
 
 
 def describe(instance: aws.ec2.Instance, **labels: str) -> pulumi.Output[dict]:

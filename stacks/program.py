@@ -3,12 +3,14 @@ reads the config and exports what this returns; tests call deploy() under mocks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from hosts import HostPool
 from iam import IamArgs, InstanceRoles
 from inventory import inventory_document
 from kafka_msk import Msk, MskArgs
@@ -91,29 +93,37 @@ def deploy(
             tags=tags,
         ),
     )
-    trainers = Trainers(
-        f"{prefix}-trainer",
-        TrainerArgs(
-            count=config.trainer.count,
-            instance_type=config.trainer.instance_type,
-            data_volume_gb=config.trainer.data_volume_gb,
+
+    def pool(group: str, instance_type: str, data_volume_gb: int, profile: str) -> HostPool:
+        """Self-managed hosts of one tier: Debian, private subnets, the tier's group."""
+        return HostPool(
+            group=group,
+            instance_type=instance_type,
+            data_volume_gb=data_volume_gb,
             root_volume_gb=config.hosts.root_volume_gb,
             ami_id=host_ami,
             subnet_ids=private,
-            security_group_id=security.trainer.id,
-            instance_profile=roles.profiles["trainer"].name,
+            security_group_id=getattr(security, group).id,
+            instance_profile=roles.profiles[profile].name,
             region=region,
             tags=tags,
+        )
+
+    trainers = Trainers(
+        f"{prefix}-trainer",
+        TrainerArgs(
+            pool=pool(
+                "trainer", config.trainer.instance_type, config.trainer.data_volume_gb, "trainer"
+            ),
+            count=config.trainer.count,
         ),
     )
     password = (
         redis_password
         or random.RandomPassword(f"{prefix}-redis-password", length=48, special=False).result
     )
-    redis = _redis(config, network, security, storage, roles, host_ami, password)
-    kafka = _kafka(
-        config, network, security, storage, roles, host_ami, kafka_cluster_name, kafka_port
-    )
+    redis = _redis(config, network, security, storage, pool, password)
+    kafka = _kafka(config, network, security, storage, pool, kafka_cluster_name, kafka_port)
     inventory = inventory_document(
         stack=config.stack,
         region=region,
@@ -128,13 +138,15 @@ def deploy(
     return {"inventory": inventory, "redis_password": pulumi.Output.secret(password)}
 
 
+PoolFactory = Callable[[str, str, int, str], HostPool]
+
+
 def _redis(
     config: StackConfig,
     network: Network,
     security: SecurityGroups,
     storage: Storage,
-    roles: InstanceRoles,
-    host_ami: pulumi.Input[str],
+    pool: PoolFactory,
     password: pulumi.Input[str],
 ) -> pulumi.Output[dict[str, Any]]:
     redis, prefix = config.redis, f"{config.name_prefix}-redis"
@@ -143,17 +155,9 @@ def _redis(
         nodes = SelfHostedRedis(
             prefix,
             SelfHostedRedisArgs(
+                pool=pool("redis", redis.instance_type, redis.data_volume_gb, "data"),
                 shards=redis.shards,
                 replicas_per_shard=redis.replicas_per_shard,
-                instance_type=redis.instance_type,
-                data_volume_gb=redis.data_volume_gb,
-                root_volume_gb=config.hosts.root_volume_gb,
-                ami_id=host_ami,
-                subnet_ids=private,
-                security_group_id=security.redis.id,
-                instance_profile=roles.profiles["data"].name,
-                region=config.region,
-                tags=config.tags,
             ),
         ).nodes
         return nodes.apply(
@@ -219,8 +223,7 @@ def _kafka(
     network: Network,
     security: SecurityGroups,
     storage: Storage,
-    roles: InstanceRoles,
-    host_ami: pulumi.Input[str],
+    pool: PoolFactory,
     cluster_name: str,
     port: int,
 ) -> pulumi.Output[dict[str, Any]]:
@@ -230,16 +233,8 @@ def _kafka(
         nodes = SelfHostedKafka(
             f"{config.name_prefix}-kafka",
             SelfHostedKafkaArgs(
+                pool=pool("kafka", kafka.instance_type, kafka.volume_gb, "data"),
                 brokers=kafka.brokers,
-                instance_type=kafka.instance_type,
-                volume_gb=kafka.volume_gb,
-                root_volume_gb=config.hosts.root_volume_gb,
-                ami_id=host_ami,
-                subnet_ids=private,
-                security_group_id=security.kafka.id,
-                instance_profile=roles.profiles["data"].name,
-                region=config.region,
-                tags=config.tags,
             ),
         ).nodes
         return nodes.apply(

@@ -8,10 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pulumi_policy import (
-    PolicyCustomTimeouts,
     PolicyProviderResource,
     PolicyResource,
-    PolicyResourceOptions,
     ResourceValidationArgs,
     StackValidationArgs,
 )
@@ -24,6 +22,8 @@ from pulumi_policy.proxy import (
     unknown_checking_proxy,
 )
 
+from policy.check import options, urn
+
 # What the engine sends for values it does not know yet (preview).
 UNKNOWN_STR = UNKNOWN_STRING_VALUE
 UNKNOWN_BOOL = UNKNOWN_BOOLEAN_VALUE
@@ -32,22 +32,6 @@ UNKNOWN_LIST = UNKNOWN_ARRAY_VALUE
 UNKNOWN_OBJ = UNKNOWN_OBJECT_VALUE
 
 TAGS = {"project": "recstack", "stack": "staging", "owner": "platform", "cost-center": "ml-42"}
-
-
-def urn(resource_type: str, name: str) -> str:
-    return f"urn:pulumi:staging::recstack::{resource_type}::{name}"
-
-
-def options() -> PolicyResourceOptions:
-    return PolicyResourceOptions(
-        protect=False,
-        ignore_changes=[],
-        delete_before_replace=None,
-        aliases=[],
-        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
-        additional_secret_outputs=[],
-        parent=None,
-    )
 
 
 def resource_args(
