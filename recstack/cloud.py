@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import PROJECT_ROOT
@@ -38,13 +37,6 @@ class StackLike(Protocol):
 StackFactory = Callable[[str], StackLike]
 
 
-@dataclass(frozen=True)
-class StackOutputs:
-    values: dict[str, Any]
-    # Names of outputs Pulumi holds as secrets: never printed or written to disk.
-    secret_names: frozenset[str]
-
-
 def automation_stack(name: str) -> StackLike:
     """The real stack: the project at the repository root (Pulumi.yaml)."""
     if shutil.which("pulumi") is None:
@@ -57,19 +49,25 @@ def automation_stack(name: str) -> StackLike:
     return automation.create_or_select_stack(stack_name=name, work_dir=str(PROJECT_ROOT))
 
 
-def preview(name: str, on_output: Output, factory: StackFactory = automation_stack) -> None:
-    factory(name).preview(on_output=on_output, color="never", policy_packs=[str(POLICY_PACK)])
+def _stack(name: str, factory: StackFactory | None) -> StackLike:
+    # Looked up at call time, so tests can stand in for the Automation API.
+    return (factory or automation_stack)(name)
 
 
-def up(name: str, on_output: Output, factory: StackFactory = automation_stack) -> StackOutputs:
-    stack = factory(name)
-    stack.refresh(on_output=on_output, color="never")
-    result = stack.up(on_output=on_output, color="never", policy_packs=[str(POLICY_PACK)])
-    return StackOutputs(
-        values={key: output.value for key, output in result.outputs.items()},
-        secret_names=frozenset(key for key, output in result.outputs.items() if output.secret),
+def preview(name: str, on_output: Output, factory: StackFactory | None = None) -> None:
+    _stack(name, factory).preview(
+        on_output=on_output, color="never", policy_packs=[str(POLICY_PACK)]
     )
 
 
-def destroy(name: str, on_output: Output, factory: StackFactory = automation_stack) -> None:
-    factory(name).destroy(on_output=on_output, color="never")
+def up(name: str, on_output: Output, factory: StackFactory | None = None) -> dict[str, Any]:
+    """Refresh, then update; returns the stack outputs (secrets included: callers keep
+    them out of logs and files)."""
+    stack = _stack(name, factory)
+    stack.refresh(on_output=on_output, color="never")
+    result = stack.up(on_output=on_output, color="never", policy_packs=[str(POLICY_PACK)])
+    return {key: output.value for key, output in result.outputs.items()}
+
+
+def destroy(name: str, on_output: Output, factory: StackFactory | None = None) -> None:
+    _stack(name, factory).destroy(on_output=on_output, color="never")

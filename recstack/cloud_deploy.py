@@ -18,11 +18,11 @@ def deploy(
     on_output: cloud.Output,
     progress: Progress,
     run_playbook: PlaybookRun,
-    factory: cloud.StackFactory = cloud.automation_stack,
+    factory: cloud.StackFactory | None = None,
 ) -> PlaybookResult:
     outputs = cloud.up(environment.name, on_output, factory)
-    cloud_inventory.write(outputs.values["inventory"], environment.inventory)
+    cloud_inventory.write(outputs["inventory"], environment.inventory)
     # Secrets travel as extra variables of this run only: ansible-runner keeps them in a
     # private directory that is deleted when the run ends.
-    secrets = {"pipelines_redis_password": outputs.values["redis_password"]}
+    secrets = {"pipelines_redis_password": outputs["redis_password"]}
     return run_playbook(environment, "site.yml", progress, secrets)

@@ -9,6 +9,7 @@ maintained here; extend them when AWS adds a family.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 import botocore.session
@@ -20,15 +21,14 @@ class GpuFamily:
     memory_gib_per_gpu: int
 
 
-# NVIDIA GPU instance families Triton with HugeCTR can serve from (x86_64).
+# NVIDIA GPU instance families Triton with HugeCTR can serve from (x86_64). Only Turing
+# and later: the Deep Learning Base AMI's open-source NVIDIA kernel modules need them.
 GPU_FAMILIES: dict[str, GpuFamily] = {
     "g4dn": GpuFamily("T4", 16),
     "g5": GpuFamily("A10G", 24),
     "g6": GpuFamily("L4", 24),
     "gr6": GpuFamily("L4", 24),
     "g6e": GpuFamily("L40S", 48),
-    "p3": GpuFamily("V100", 16),
-    "p3dn": GpuFamily("V100", 32),
     "p4d": GpuFamily("A100", 40),
     "p4de": GpuFamily("A100", 80),
     "p5": GpuFamily("H100", 80),
@@ -36,11 +36,25 @@ GPU_FAMILIES: dict[str, GpuFamily] = {
     "p5en": GpuFamily("H200", 141),
 }
 
-# Current-generation node families (the part between "cache." and the size).
-ELASTICACHE_FAMILIES = frozenset(
-    {"t4g", "m6g", "m7g", "r6g", "r7g", "r6gd", "m5", "r5", "m6i", "r6i"}
-)
-MSK_FAMILIES = frozenset({"t3", "m5", "m7g"})
+# Current-generation node families and sizes (cache.<family>.<size>; kafka.<family>.<size>).
+ELASTICACHE_SIZES: dict[str, frozenset[str]] = {
+    "t4g": frozenset({"micro", "small", "medium"}),
+    **{
+        family: frozenset(
+            {"large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"}
+        )
+        for family in ("m6g", "m7g", "r6g", "r7g", "m5", "r5")
+    },
+}
+MSK_SIZES: dict[str, frozenset[str]] = {
+    "t3": frozenset({"small"}),
+    **{
+        family: frozenset(
+            {"large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge"}
+        )
+        for family in ("m5", "m7g")
+    },
+}
 
 
 @functools.cache
@@ -69,11 +83,27 @@ def gpu_family(instance_type: str) -> GpuFamily | None:
     return GPU_FAMILIES.get(family(instance_type))
 
 
-def is_elasticache_node_type(node_type: str) -> bool:
+def describe_gpu_families() -> str:
+    """'g4dn (T4, 16 GiB), g5 (A10G, 24 GiB), ...' for error messages and docs."""
+    return ", ".join(
+        f"{name} ({f.gpu}, {f.memory_gib_per_gpu} GiB)" for name, f in GPU_FAMILIES.items()
+    )
+
+
+def is_arm(instance_type: str) -> bool:
+    """Graviton (Arm) families carry a 'g' right after the generation digit: c7g, r7gd,
+    t4g, and the GPU family g5g."""
+    return re.fullmatch(r"[a-z]+\d+g[a-z]*", family(instance_type)) is not None
+
+
+def is_node_type(node_type: str, prefix: str, sizes: dict[str, frozenset[str]]) -> bool:
     parts = node_type.split(".")
-    return len(parts) == 3 and parts[0] == "cache" and parts[1] in ELASTICACHE_FAMILIES
+    return len(parts) == 3 and parts[0] == prefix and parts[2] in sizes.get(parts[1], ())
+
+
+def is_elasticache_node_type(node_type: str) -> bool:
+    return is_node_type(node_type, "cache", ELASTICACHE_SIZES)
 
 
 def is_msk_broker_type(broker_type: str) -> bool:
-    parts = broker_type.split(".")
-    return len(parts) == 3 and parts[0] == "kafka" and parts[1] in MSK_FAMILIES
+    return is_node_type(broker_type, "kafka", MSK_SIZES)

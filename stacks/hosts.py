@@ -21,7 +21,9 @@ def ssm_agent_user_data(region: str) -> str:
         (
             "#!/bin/bash",
             "set -euo pipefail",
-            f"curl -fsSL -o /tmp/amazon-ssm-agent.deb {url}",
+            # Retried: the NAT route or the S3 endpoint may still be settling at boot.
+            "curl -fsSL --retry 30 --retry-delay 5 --retry-all-errors "
+            f"-o /tmp/amazon-ssm-agent.deb {url}",
             "dpkg -i /tmp/amazon-ssm-agent.deb",
             "systemctl enable --now amazon-ssm-agent",
             "",
@@ -43,6 +45,8 @@ class HostPool:
     instance_profile: pulumi.Input[str]
     region: str
     tags: dict[str, str]
+    # Resources the hosts' first boot needs: routes out through NAT and the S3 endpoint.
+    network_ready: list[pulumi.Resource]
 
     def host(
         self, name: str, zone: int, parent: pulumi.Resource, labels: dict[str, str] | None = None
@@ -75,7 +79,13 @@ class HostPool:
             ],
             user_data=ssm_agent_user_data(self.region),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=parent),
+            opts=pulumi.ResourceOptions(
+                parent=parent,
+                depends_on=self.network_ready,
+                # A new AMI in the SSM parameter must not replace data hosts (and their
+                # volumes) in an unrelated update: hosts are rolled deliberately.
+                ignore_changes=["ami"],
+            ),
         )
 
 

@@ -1,5 +1,6 @@
-"""Instance roles: each tier gets SSM Session Manager access (the only way in), the
-transfer bucket Ansible copies files through, and only the data it works on."""
+"""Instance roles: each tier gets SSM Session Manager access (the only way in) and only
+the data it works on. Ansible's SSM connection moves files through URLs the controller
+signs, so hosts need no access to the transfer bucket."""
 
 from __future__ import annotations
 
@@ -10,14 +11,46 @@ import pulumi
 import pulumi_aws as aws
 
 SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+# MSK IAM actions of a client that reads and writes topics and consumer groups.
+KAFKA_CLIENT = (
+    "kafka-cluster:Connect",
+    "kafka-cluster:DescribeCluster",
+    "kafka-cluster:DescribeTopic",
+    "kafka-cluster:ReadData",
+    "kafka-cluster:WriteData",
+    "kafka-cluster:DescribeGroup",
+    "kafka-cluster:AlterGroup",
+)
+# Topics are created by the deployment (automatic creation is off), from a trainer host.
+KAFKA_TOPIC_ADMIN = ("kafka-cluster:CreateTopic", "kafka-cluster:AlterTopic")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one tier may do beyond SSM."""
+
+    read: tuple[str, ...] = ()  # bucket purposes (storage.BUCKETS)
+    write: tuple[str, ...] = ()
+    kafka: tuple[str, ...] = ()  # MSK IAM actions
+
+
+GRANTS = {
+    "serving": Grant(read=("models",), kafka=KAFKA_CLIENT),
+    "trainer": Grant(
+        write=("models", "features", "registry"), kafka=KAFKA_CLIENT + KAFKA_TOPIC_ADMIN
+    ),
+    "data": Grant(),  # self-hosted Redis and Kafka nodes
+}
 
 
 @dataclass
 class IamArgs:
     region: str
-    bucket_arns: dict[str, pulumi.Input[str]]  # purpose -> ARN (storage.BUCKETS)
+    bucket_arns: dict[str, pulumi.Input[str]]  # purpose -> ARN
     key_arn: pulumi.Input[str]
     kafka_cluster_name: str
+    # msk_auth: "iam" or "scram" on MSK, None for self-hosted brokers (no AWS auth).
+    msk_auth: str | None
     tags: dict[str, str]
 
 
@@ -29,25 +62,11 @@ class InstanceRoles(pulumi.ComponentResource):
         account = aws.get_caller_identity_output(
             opts=pulumi.InvokeOutputOptions(parent=self)
         ).account_id
-        kafka = account.apply(lambda a: _kafka_resources(args.region, a, args.kafka_cluster_name))
-        # What each tier may do beyond SSM: (S3 buckets read-only, read-write, Kafka).
-        grants = {
-            "serving": (("models",), (), True),
-            "trainer": ((), ("models", "features", "registry"), True),
-            "data": ((), (), False),
-        }
-        self.profiles: dict[str, aws.iam.InstanceProfile] = {}
-        for tier, (read, write, uses_kafka) in grants.items():
-            self.profiles[tier] = self._profile(tier, read, write, kafka if uses_kafka else None)
+        self._account = account
+        self.profiles = {tier: self._profile(tier, grant) for tier, grant in GRANTS.items()}
         self.register_outputs({tier: p.arn for tier, p in self.profiles.items()})
 
-    def _profile(
-        self,
-        tier: str,
-        read: tuple[str, ...],
-        write: tuple[str, ...],
-        kafka: pulumi.Output[list[str]] | None,
-    ) -> aws.iam.InstanceProfile:
+    def _profile(self, tier: str, grant: Grant) -> aws.iam.InstanceProfile:
         child = pulumi.ResourceOptions(parent=self)
         resource = f"{self._name}-{tier}"
         tags = {**self._args.tags, "Name": resource}
@@ -69,66 +88,53 @@ class InstanceRoles(pulumi.ComponentResource):
             opts=child,
         )
         aws.iam.RolePolicyAttachment(resource, role=role.name, policy_arn=SSM_CORE, opts=child)
-        buckets = self._args.bucket_arns
-        policy = pulumi.Output.all(
-            read=[buckets[p] for p in read],
-            write=[buckets[p] for p in (*write, "transfer")],
+        statements = pulumi.Output.all(
+            read=[self._args.bucket_arns[p] for p in grant.read],
+            write=[self._args.bucket_arns[p] for p in grant.write],
             key=self._args.key_arn,
-            kafka=kafka if kafka is not None else [],
-        ).apply(lambda a: _policy(a["read"], a["write"], a["key"], a["kafka"]))
-        aws.iam.RolePolicy(resource, role=role.id, policy=policy, opts=child)
+            account=self._account,
+        ).apply(lambda a: self._statements(grant, a["read"], a["write"], a["key"], a["account"]))
+        if grant != Grant():  # the data tier needs nothing beyond SSM
+            policy = statements.apply(
+                lambda s: json.dumps({"Version": "2012-10-17", "Statement": s})
+            )
+            aws.iam.RolePolicy(resource, role=role.id, policy=policy, opts=child)
         return aws.iam.InstanceProfile(resource, role=role.name, tags=tags, opts=child)
+
+    def _statements(
+        self, grant: Grant, read: list[str], write: list[str], key: str, account: str
+    ) -> list[dict]:
+        statements: list[dict] = []
+        if read:
+            statements.append(
+                _allow("ReadBuckets", ["s3:GetObject", "s3:ListBucket"], _objects(read))
+            )
+        if write:
+            actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"]
+            statements.append(_allow("ReadWriteBuckets", actions, _objects(write)))
+        if read or write:
+            # The buckets are encrypted with the stack key.
+            actions = ["kms:Decrypt"] + (["kms:Encrypt", "kms:GenerateDataKey"] if write else [])
+            statements.append(_allow("UseStackKey", actions, [key]))
+        if grant.kafka and self._args.msk_auth is not None:
+            base = f"arn:aws:kafka:{self._args.region}:{account}"
+            cluster = self._args.kafka_cluster_name
+            # By cluster name, so roles need not wait for the cluster to exist.
+            resources = [f"{base}:{kind}/{cluster}/*" for kind in ("cluster", "topic", "group")]
+            statements.append(_allow("KafkaClient", list(grant.kafka), resources))
+            if self._args.msk_auth == "scram":
+                region = self._args.region
+                secret = f"arn:aws:secretsmanager:{region}:{account}:secret:AmazonMSK_{cluster}-*"
+                statements.append(
+                    _allow("KafkaCredentials", ["secretsmanager:GetSecretValue"], [secret])
+                )
+                statements.append(_allow("KafkaCredentialsKey", ["kms:Decrypt"], [key]))
+        return statements
+
+
+def _allow(sid: str, actions: list[str], resources: list[str]) -> dict:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
 
 
 def _objects(arns: list[str]) -> list[str]:
     return [*arns, *(f"{arn}/*" for arn in arns)]
-
-
-def _policy(read: list[str], write: list[str], key: str, kafka: list[str]) -> str:
-    statements = [
-        {
-            "Sid": "ReadWriteBuckets",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"],
-            "Resource": _objects(write),
-        },
-        {
-            "Sid": "UseStackKey",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-            "Resource": [key],
-        },
-    ]
-    if read:
-        statements.append(
-            {
-                "Sid": "ReadBuckets",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:ListBucket"],
-                "Resource": _objects(read),
-            }
-        )
-    if kafka:
-        statements.append(
-            {
-                "Sid": "KafkaClient",
-                "Effect": "Allow",
-                "Action": [
-                    "kafka-cluster:Connect",
-                    "kafka-cluster:DescribeCluster",
-                    "kafka-cluster:DescribeTopic",
-                    "kafka-cluster:ReadData",
-                    "kafka-cluster:WriteData",
-                    "kafka-cluster:DescribeGroup",
-                    "kafka-cluster:AlterGroup",
-                ],
-                "Resource": kafka,
-            }
-        )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
-
-
-def _kafka_resources(region: str, account: str, cluster: str) -> list[str]:
-    """MSK IAM resources by cluster name, so roles need not wait for the cluster."""
-    base = f"arn:aws:kafka:{region}:{account}"
-    return [f"{base}:{kind}/{cluster}/*" for kind in ("cluster", "topic", "group")]

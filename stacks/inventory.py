@@ -25,7 +25,9 @@ def inventory_document(
     autoscaling_group: pulumi.Input[str],
     load_balancer_dns: pulumi.Input[str],
     trainer_hosts: pulumi.Input[list[dict]],
+    redis_hosts: pulumi.Input[list[dict]],
     redis: pulumi.Input[dict[str, Any]],
+    kafka_hosts: pulumi.Input[list[dict]],
     kafka: pulumi.Input[dict[str, Any]],
 ) -> pulumi.Output[dict[str, Any]]:
     return pulumi.Output.all(
@@ -34,7 +36,9 @@ def inventory_document(
         autoscaling_group=autoscaling_group,
         load_balancer_dns=load_balancer_dns,
         trainer_hosts=trainer_hosts,
+        redis_hosts=redis_hosts,
         redis=redis,
+        kafka_hosts=kafka_hosts,
         kafka=kafka,
     ).apply(
         lambda a: {
@@ -51,8 +55,8 @@ def inventory_document(
                     "instance_filters": {f"tag:{GROUP_TAG}": "triton", "tag:stack": stack},
                 },
                 "trainer": {"hosts": a["trainer_hosts"]},
-                "redis": {"hosts": a["redis"].get("hosts", [])},
-                "kafka": {"hosts": a["kafka"].get("hosts", [])},
+                "redis": {"hosts": a["redis_hosts"]},
+                "kafka": {"hosts": a["kafka_hosts"]},
             },
             "endpoints": {
                 "triton": {
@@ -60,8 +64,8 @@ def inventory_document(
                     "http_port": TRITON_PORTS["http"],
                     "grpc_port": TRITON_PORTS["grpc"],
                 },
-                "redis": {k: v for k, v in a["redis"].items() if k != "hosts"},
-                "kafka": {k: v for k, v in a["kafka"].items() if k != "hosts"},
+                "redis": a["redis"],
+                "kafka": a["kafka"],
             },
             "buckets": a["buckets"],
         }

@@ -81,13 +81,15 @@ class Msk(pulumi.ComponentResource):
             opts=child,
         )
         if args.auth == "scram":
-            self._scram_user(name, args, tags)
+            # Clients read the credentials from this secret (their roles may).
+            self.credentials_secret: pulumi.Output[str] | None = self._scram_user(name, args, tags)
             self.bootstrap = self.cluster.bootstrap_brokers_sasl_scram
         else:
+            self.credentials_secret = None
             self.bootstrap = self.cluster.bootstrap_brokers_sasl_iam
         self.register_outputs({"bootstrap": self.bootstrap})
 
-    def _scram_user(self, name: str, args: MskArgs, tags: dict[str, str]) -> None:
+    def _scram_user(self, name: str, args: MskArgs, tags: dict[str, str]) -> pulumi.Output[str]:
         child = pulumi.ResourceOptions(parent=self)
         password = random.RandomPassword(f"{name}-scram", length=32, special=False, opts=child)
         # MSK only accepts SCRAM secrets named AmazonMSK_* and encrypted with a customer key.
@@ -112,3 +114,4 @@ class Msk(pulumi.ComponentResource):
             secret_arn=secret.arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[version]),
         )
+        return secret.arn

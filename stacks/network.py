@@ -37,10 +37,17 @@ class Network(pulumi.ComponentResource):
         def tags(suffix: str) -> dict[str, str]:
             return {**args.tags, "Name": f"{name}-{suffix}"}
 
+        # Regular AZs only: opted-in Local and Wavelength Zones lack most services.
         zones = aws.get_availability_zones_output(
-            state="available", opts=pulumi.InvokeOutputOptions(parent=self)
+            state="available",
+            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+            opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        self.zone_names = zones.names.apply(lambda names: names[: args.availability_zones])
+        chosen = zones.apply(
+            lambda z: _first_zones(z.names, z.zone_ids, args.availability_zones, args.region)
+        )
+        self.zone_names = chosen.apply(lambda c: c[0])
+        self.zone_ids = chosen.apply(lambda c: c[1])
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=args.cidr,
@@ -65,6 +72,7 @@ class Network(pulumi.ComponentResource):
         self.public_subnets: list[aws.ec2.Subnet] = []
         self.private_route_tables: list[aws.ec2.RouteTable] = []
         nat_gateways: list[aws.ec2.NatGateway] = []
+        private_routes: list[aws.ec2.RouteTableAssociation] = []
         for az in range(args.availability_zones):
             zone = self.zone_names.apply(lambda names, az=az: names[az])
             public = aws.ec2.Subnet(
@@ -113,13 +121,18 @@ class Network(pulumi.ComponentResource):
                 tags=tags(f"private-{az}"),
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{az}", subnet_id=private.id, route_table_id=table.id, opts=child
+            private_routes.append(
+                aws.ec2.RouteTableAssociation(
+                    f"{name}-private-{az}",
+                    subnet_id=private.id,
+                    route_table_id=table.id,
+                    opts=child,
+                )
             )
             self.private_subnets.append(private)
             self.private_route_tables.append(table)
 
-        aws.ec2.VpcEndpoint(
+        s3_endpoint = aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{args.region}.s3",
@@ -160,7 +173,8 @@ class Network(pulumi.ComponentResource):
             )
 
         self.vpc_id = vpc.id
-        self.cidr = args.cidr
+        # What a host's first boot needs to reach package and agent downloads.
+        self.egress_ready: list[pulumi.Resource] = [*nat_gateways, *private_routes, s3_endpoint]
         self.register_outputs(
             {
                 "vpc_id": vpc.id,
@@ -168,3 +182,14 @@ class Network(pulumi.ComponentResource):
                 "public_subnet_ids": [s.id for s in self.public_subnets],
             }
         )
+
+
+def _first_zones(
+    names: list[str], zone_ids: list[str], count: int, region: str
+) -> tuple[list[str], list[str]]:
+    if len(names) < count:
+        raise ValueError(
+            f"{region} has {len(names)} usable availability zones; set "
+            f"recstack:network.availabilityZones to {len(names)} or fewer"
+        )
+    return names[:count], zone_ids[:count]

@@ -4,6 +4,7 @@ reads the config and exports what this returns; tests call deploy() under mocks.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -25,6 +26,17 @@ from stack_config import StackConfig
 from storage import Storage, StorageArgs
 from trainer import TrainerArgs, Trainers
 
+# (group, instance type, data volume GiB, instance profile tier) -> the tier's host pool
+PoolFactory = Callable[[str, str, int, str], HostPool]
+
+
+@dataclass
+class Tier:
+    """A data tier as the inventory sees it: its endpoint, and its hosts if self-managed."""
+
+    endpoint: pulumi.Output[dict[str, Any]]
+    hosts: pulumi.Output[list[dict]]
+
 
 def deploy(
     config: StackConfig, redis_password: pulumi.Input[str] | None
@@ -42,21 +54,25 @@ def deploy(
         ),
     )
     private = [s.id for s in network.private_subnets]
-    kafka_port = KAFKA_PORTS[
-        "selfhosted" if config.kafka.mode == "selfhosted" else config.kafka.auth
-    ]
+    msk_auth = config.kafka.auth if config.kafka.mode == "msk" else None
+    kafka_port = KAFKA_PORTS[msk_auth or "selfhosted"]
     security = SecurityGroups(
         prefix,
         SecurityArgs(
             vpc_id=network.vpc_id,
             client_cidrs=config.network.client_cidrs,
             kafka_port=kafka_port,
+            kafka_selfhosted=msk_auth is None,
             tags=tags,
         ),
     )
     storage = Storage(
         prefix,
-        StorageArgs(noncurrent_version_days=config.storage.noncurrent_version_days, tags=tags),
+        StorageArgs(
+            noncurrent_version_days=config.storage.noncurrent_version_days,
+            force_destroy=not config.production,
+            tags=tags,
+        ),
     )
     kafka_cluster_name = f"{prefix}-kafka"
     roles = InstanceRoles(
@@ -66,10 +82,10 @@ def deploy(
             bucket_arns={purpose: b.arn for purpose, b in storage.buckets.items()},
             key_arn=storage.key.arn,
             kafka_cluster_name=kafka_cluster_name,
+            msk_auth=msk_auth,
             tags=tags,
         ),
     )
-    host_ami = aws.ssm.get_parameter_output(name=config.hosts.ami_ssm_parameter).value
     public_lb = config.network.public_load_balancer
     fleet = ServingFleet(
         prefix,
@@ -80,7 +96,8 @@ def deploy(
             desired_capacity=config.serving.desired_capacity,
             root_volume_gb=config.serving.root_volume_gb,
             data_volume_gb=config.serving.data_volume_gb,
-            ami_ssm_parameter=config.serving.ami_ssm_parameter,
+            ami_id=ami(config.serving.ami_ssm_parameter),
+            target_cpu_percent=config.serving.target_cpu_percent,
             vpc_id=network.vpc_id,
             subnet_ids=private,
             load_balancer_subnet_ids=[s.id for s in network.public_subnets]
@@ -93,6 +110,7 @@ def deploy(
             tags=tags,
         ),
     )
+    host_ami = ami(config.hosts.ami_ssm_parameter)
 
     def pool(group: str, instance_type: str, data_volume_gb: int, profile: str) -> HostPool:
         """Self-managed hosts of one tier: Debian, private subnets, the tier's group."""
@@ -103,10 +121,11 @@ def deploy(
             root_volume_gb=config.hosts.root_volume_gb,
             ami_id=host_ami,
             subnet_ids=private,
-            security_group_id=getattr(security, group).id,
+            security_group_id=security.group(group).id,
             instance_profile=roles.profiles[profile].name,
             region=region,
             tags=tags,
+            network_ready=network.egress_ready,
         )
 
     trainers = Trainers(
@@ -132,13 +151,21 @@ def deploy(
         autoscaling_group=fleet.group.name,
         load_balancer_dns=fleet.load_balancer.dns_name,
         trainer_hosts=trainers.nodes,
-        redis=redis,
-        kafka=kafka,
+        redis_hosts=redis.hosts,
+        redis=redis.endpoint,
+        kafka_hosts=kafka.hosts,
+        kafka=kafka.endpoint,
     )
     return {"inventory": inventory, "redis_password": pulumi.Output.secret(password)}
 
 
-PoolFactory = Callable[[str, str, int, str], HostPool]
+def ami(ssm_parameter: str) -> pulumi.Output[str]:
+    """The current AMI named by a public SSM parameter: looked up, never hard-coded."""
+    return aws.ssm.get_parameter_output(name=ssm_parameter).value
+
+
+def _no_hosts() -> pulumi.Output[list[dict]]:
+    return pulumi.Output.from_input([])
 
 
 def _redis(
@@ -148,7 +175,8 @@ def _redis(
     storage: Storage,
     pool: PoolFactory,
     password: pulumi.Input[str],
-) -> pulumi.Output[dict[str, Any]]:
+) -> Tier:
+    """Every mode's endpoint has one shape: addresses, port, tls, cluster."""
     redis, prefix = config.redis, f"{config.name_prefix}-redis"
     private = [s.id for s in network.private_subnets]
     if redis.mode == "selfhosted":
@@ -160,17 +188,14 @@ def _redis(
                 replicas_per_shard=redis.replicas_per_shard,
             ),
         ).nodes
-        return nodes.apply(
-            lambda hosts: {
-                "mode": "selfhosted",
-                "hosts": hosts,
-                "port": REDIS_PORT,
-                "tls": False,
-                "cluster": True,
-            }
+        endpoint = nodes.apply(
+            lambda hosts: _redis_endpoint(
+                "selfhosted", [h["private_ip"] for h in hosts], REDIS_PORT, False, True
+            )
         )
+        return Tier(endpoint, nodes)
     if redis.mode == "elasticache":
-        endpoint = ElastiCacheRedis(
+        address = ElastiCacheRedis(
             prefix,
             ElastiCacheArgs(
                 replication_group_id=prefix,
@@ -187,17 +212,12 @@ def _redis(
                 tags=config.tags,
             ),
         ).endpoint
-        return endpoint.apply(
-            lambda host: {
-                "mode": "elasticache",
-                "host": host,
-                "port": REDIS_PORT,
-                "tls": True,
-                "cluster": True,
-            }
+        endpoint = address.apply(
+            lambda host: _redis_endpoint("elasticache", [host], REDIS_PORT, True, True)
         )
+        return Tier(endpoint, _no_hosts())
     cloud = redis.redis_cloud
-    endpoint = RedisCloud(
+    private_endpoint = RedisCloud(
         prefix,
         RedisCloudArgs(
             region=config.region,
@@ -205,7 +225,7 @@ def _redis(
             memory_limit_gb=cloud.memory_limit_gb,
             throughput_ops=cloud.throughput_ops,
             payment_method_id=cloud.payment_method_id,
-            zone_names=network.zone_names,
+            zone_ids=network.zone_ids,
             vpc_id=network.vpc_id,
             vpc_cidr=config.network.cidr,
             route_table_ids=[t.id for t in network.private_route_tables],
@@ -213,9 +233,18 @@ def _redis(
             tags=config.tags,
         ),
     ).endpoint
-    return endpoint.apply(
-        lambda address: {"mode": "redis_cloud", "address": address, "tls": True, "cluster": False}
-    )
+
+    def cloud_endpoint(host_port: str) -> dict[str, Any]:
+        host, port = host_port.rsplit(":", 1)
+        return _redis_endpoint("redis_cloud", [host], int(port), True, False)
+
+    return Tier(private_endpoint.apply(cloud_endpoint), _no_hosts())
+
+
+def _redis_endpoint(
+    mode: str, addresses: list[str], port: int, tls: bool, cluster: bool
+) -> dict[str, Any]:
+    return {"mode": mode, "addresses": addresses, "port": port, "tls": tls, "cluster": cluster}
 
 
 def _kafka(
@@ -226,7 +255,7 @@ def _kafka(
     pool: PoolFactory,
     cluster_name: str,
     port: int,
-) -> pulumi.Output[dict[str, Any]]:
+) -> Tier:
     kafka = config.kafka
     private = [s.id for s in network.private_subnets]
     if kafka.mode == "selfhosted":
@@ -237,10 +266,17 @@ def _kafka(
                 brokers=kafka.brokers,
             ),
         ).nodes
-        return nodes.apply(
-            lambda hosts: {"mode": "selfhosted", "hosts": hosts, "port": port, "auth": "none"}
+        endpoint = nodes.apply(
+            lambda hosts: {
+                "mode": "selfhosted",
+                "bootstrap": ",".join(f"{h['private_ip']}:{port}" for h in hosts),
+                "port": port,
+                "auth": "none",
+                "tls": False,
+            }
         )
-    bootstrap = Msk(
+        return Tier(endpoint, nodes)
+    msk = Msk(
         f"{config.name_prefix}-msk",
         MskArgs(
             cluster_name=cluster_name,
@@ -255,13 +291,15 @@ def _kafka(
             kms_key_arn=storage.key.arn,
             tags=config.tags,
         ),
-    ).bootstrap
-    return bootstrap.apply(
-        lambda brokers: {
+    )
+    endpoint = pulumi.Output.all(msk.bootstrap, msk.credentials_secret).apply(
+        lambda values: {
             "mode": "msk",
-            "bootstrap": brokers,
+            "bootstrap": values[0],
             "port": port,
             "auth": kafka.auth,
             "tls": True,
+            **({"credentials_secret": values[1]} if values[1] else {}),
         }
     )
+    return Tier(endpoint, _no_hosts())

@@ -21,7 +21,9 @@ class RedisCloudArgs:
     memory_limit_gb: float
     throughput_ops: int
     payment_method_id: str
-    zone_names: pulumi.Input[list[str]]
+    # Redis Cloud places its nodes by zone id (use1-az2), which is the same physical AZ in
+    # every account, unlike zone names.
+    zone_ids: pulumi.Input[list[str]]
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
     route_table_ids: list[pulumi.Input[str]]
@@ -34,6 +36,7 @@ class RedisCloud(pulumi.ComponentResource):
         super().__init__("recstack:aws:RedisCloud", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         modules = [{"name": "RediSearch"}]
+        zones = pulumi.Output.from_input(args.zone_ids)
         subscription = rediscloud.Subscription(
             name,
             name=name,
@@ -45,8 +48,11 @@ class RedisCloud(pulumi.ComponentResource):
                     {
                         "region": args.region,
                         "networking_deployment_cidr": args.deployment_cidr,
-                        "multiple_availability_zones": True,
-                        "preferred_availability_zones": args.zone_names,
+                        # Multi-AZ needs exactly three zones; with fewer, one zone.
+                        "multiple_availability_zones": zones.apply(lambda ids: len(ids) >= 3),
+                        "preferred_availability_zones": zones.apply(
+                            lambda ids: ids[:3] if len(ids) >= 3 else ids[:1]
+                        ),
                     }
                 ],
             },
@@ -72,6 +78,8 @@ class RedisCloud(pulumi.ComponentResource):
             data_persistence="aof-every-1-second",
             enable_tls=True,
             password=args.password,
+            # Only the peered VPC may connect; the public endpoint stays closed.
+            source_ips=[args.vpc_cidr],
             opts=child,
         )
         account = aws.get_caller_identity_output(

@@ -37,7 +37,9 @@ class ElastiCacheRedis(pulumi.ComponentResource):
         subnets = aws.elasticache.SubnetGroup(
             name, subnet_ids=args.subnet_ids, description=f"{name} subnets", tags=tags, opts=child
         )
-        family = f"redis{args.engine_version.split('.')[0]}"
+        major = args.engine_version.split(".")[0]
+        # AWS names the families redis6.x and redis7.
+        family = "redis6.x" if major == "6" else f"redis{major}"
         parameters = aws.elasticache.ParameterGroup(
             name,
             family=family,

@@ -1,6 +1,8 @@
-"""A self-hosted Redis cluster on EC2: shards x (1 + replicas) nodes spread over the AZs
-so that no replica shares an AZ (or host) with its master. The redis role forms the
-cluster; this component only places the nodes and tags each with its shard and role."""
+"""A self-hosted Redis cluster on EC2: shards x (1 + replicas) nodes, one per host, spread
+over the AZs. With at least as many AZs as copies of a shard, no replica shares an AZ
+with its master (or another copy); with fewer, some copies share an AZ but never a host.
+The redis role forms the cluster; this component places the nodes and tags each with
+its shard and role."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ class SelfHostedRedisArgs:
 
 def placement(shard: int, copy: int) -> int:
     """The AZ (modulo the AZ count) of a shard's master (copy 0) or replica: masters
-    round-robin over the AZs, each replica one AZ further on."""
+    round-robin over the AZs, replica c sits c AZs further on."""
     return shard + copy
 
 

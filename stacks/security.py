@@ -22,6 +22,9 @@ class SecurityArgs:
     vpc_id: pulumi.Input[str]
     client_cidrs: tuple[str, ...]
     kafka_port: int
+    # Self-hosted brokers replicate and hold their KRaft quorum among themselves; MSK's
+    # brokers live in AWS's own network and need no rule for that.
+    kafka_selfhosted: bool
     tags: dict[str, str]
 
 
@@ -64,10 +67,13 @@ class SecurityGroups(pulumi.ComponentResource):
         # Between nodes of the same tier: replication, cluster bus, KRaft quorum.
         self._from_group(self.redis, "redis-replication", self.redis, REDIS_PORT, "redis nodes")
         self._from_group(self.redis, "redis-bus", self.redis, REDIS_BUS_PORT, "redis nodes")
-        self._from_group(self.kafka, "kafka-replication", self.kafka, args.kafka_port, "brokers")
-        self._from_group(
-            self.kafka, "kafka-controller", self.kafka, KAFKA_CONTROLLER_PORT, "brokers"
-        )
+        if args.kafka_selfhosted:
+            self._from_group(
+                self.kafka, "kafka-replication", self.kafka, args.kafka_port, "brokers"
+            )
+            self._from_group(
+                self.kafka, "kafka-controller", self.kafka, KAFKA_CONTROLLER_PORT, "brokers"
+            )
 
         self.register_outputs(
             {
@@ -81,6 +87,10 @@ class SecurityGroups(pulumi.ComponentResource):
                 )
             }
         )
+
+    def group(self, tier: str) -> aws.ec2.SecurityGroup:
+        """The security group of a tier of self-managed hosts: trainer, redis or kafka."""
+        return {"trainer": self.trainer, "redis": self.redis, "kafka": self.kafka}[tier]
 
     def _group(self, tier: str, description: str) -> aws.ec2.SecurityGroup:
         group = aws.ec2.SecurityGroup(

@@ -1,6 +1,12 @@
 """The GPU serving fleet: a launch template on the Deep Learning Base GPU AMI (looked up,
-never hard-coded), an auto scaling group over the private subnets, and a network load
-balancer for Triton's HTTP and gRPC ports, health-checked on /v2/health/ready."""
+never hard-coded), an auto scaling group over the private subnets that scales on CPU, and
+a network load balancer for Triton's HTTP and gRPC ports, health-checked on
+/v2/health/ready.
+
+The group replaces instances only when EC2 finds them broken: a new instance serves only
+once the Triton role has configured it, so replacing it for failing the load balancer's
+readiness check would replace every new instance before it is ready. The load balancer
+still sends traffic only to ready targets."""
 
 from __future__ import annotations
 
@@ -24,7 +30,8 @@ class ServingFleetArgs:
     desired_capacity: int
     root_volume_gb: int
     data_volume_gb: int
-    ami_ssm_parameter: str
+    ami_id: pulumi.Input[str]
+    target_cpu_percent: float
     vpc_id: pulumi.Input[str]
     subnet_ids: list[pulumi.Input[str]]
     load_balancer_subnet_ids: list[pulumi.Input[str]]
@@ -42,9 +49,6 @@ class ServingFleet(pulumi.ComponentResource):
         super().__init__("recstack:aws:ServingFleet", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags, "Name": f"{name}-triton", GROUP_TAG: "triton"}
-        ami = aws.ssm.get_parameter_output(
-            name=args.ami_ssm_parameter, opts=pulumi.InvokeOutputOptions(parent=self)
-        ).value
 
         def volume(device: str, size: int) -> dict:
             return {
@@ -59,7 +63,7 @@ class ServingFleet(pulumi.ComponentResource):
 
         template = aws.ec2.LaunchTemplate(
             f"{name}-triton",
-            image_id=ami,
+            image_id=args.ami_id,
             instance_type=args.instance_type,
             iam_instance_profile={"arn": args.instance_profile_arn},
             vpc_security_group_ids=[args.serving_security_group_id],
@@ -134,14 +138,26 @@ class ServingFleet(pulumi.ComponentResource):
             vpc_zone_identifiers=args.subnet_ids,
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             target_group_arns=[g.arn for g in self.target_groups.values()],
-            # Replace a node the load balancer finds unready, after Triton's start-up time.
-            health_check_type="ELB",
-            health_check_grace_period=600,
+            health_check_type="EC2",
+            health_check_grace_period=300,
             instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 50}},
             tags=[
                 {"key": key, "value": value, "propagate_at_launch": True}
                 for key, value in sorted(tags.items())
             ],
+            # The scaling policy owns the size between min and max.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desired_capacity"]),
+        )
+        aws.autoscaling.Policy(
+            f"{name}-triton-cpu",
+            autoscaling_group_name=self.group.name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration={
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "ASGAverageCPUUtilization"
+                },
+                "target_value": args.target_cpu_percent,
+            },
             opts=child,
         )
         self.register_outputs(

@@ -25,6 +25,12 @@ TIERS = ("staging", "production")
 REDIS_MODES = ("selfhosted", "elasticache", "redis_cloud")
 KAFKA_MODES = ("msk", "selfhosted")
 MAX_AZS = 4  # the VPC is cut into 8 equal blocks: one private and one public per AZ
+# Target groups are auto-named within 32 characters (name, '-', 7 random characters), and
+# the longest is "<prefix>-http"/"<prefix>-grpc": the prefix gets 17 of them.
+MAX_PREFIX = 17
+MAX_GP3_GB = 16384
+# Narrower client networks than this are refused as good as world-open.
+MIN_CLIENT_PREFIX = 8
 # Interface endpoints for SSM Session Manager: hosts have no SSH and no public address.
 SSM_ENDPOINT_SERVICES = ("ssm", "ssmmessages", "ec2messages")
 
@@ -52,6 +58,8 @@ class ServingConfig:
     min_size: int = 1
     max_size: int = 1
     desired_capacity: int = 1
+    # The group scales between minSize and maxSize to keep average CPU near this.
+    target_cpu_percent: float = 60.0
     root_volume_gb: int = 100
     # Model repository and the HPS RocksDB tier.
     data_volume_gb: int = 200
@@ -287,11 +295,14 @@ def _validate_top(config: StackConfig) -> None:
                 f"{NAMESPACE}:{key} {value!r} is not a valid AWS tag value "
                 "(1-256 letters, digits, spaces and _.:/=+-@)"
             )
-    if not re.fullmatch(r"[a-z][a-z0-9-]{0,19}", config.name_prefix) or "--" in config.name_prefix:
+    if not re.fullmatch(rf"[a-z][a-z0-9-]{{0,{MAX_PREFIX - 1}}}", config.name_prefix) or (
+        "--" in config.name_prefix
+    ):
         raise ConfigError(
             f"project and stack names make the resource prefix {config.name_prefix!r}; AWS "
-            "names need lowercase letters, digits and single hyphens, at most 20 characters: "
-            "rename the stack"
+            "names need lowercase letters, digits and single hyphens, and load balancer and "
+            f"target group names leave room for at most {MAX_PREFIX} characters: rename the "
+            "stack (e.g. prod instead of production)"
         )
 
 
@@ -329,10 +340,11 @@ def _validate_network(config: StackConfig) -> None:
         )
     for i, cidr in enumerate(net.client_cidrs):
         client = _network(f"{_key('network', 'client_cidrs')}[{i}]", cidr)
-        if client.prefixlen == 0:
+        if client.prefixlen < MIN_CLIENT_PREFIX:
             raise ConfigError(
-                f"{_key('network', 'client_cidrs')}[{i}] is 0.0.0.0/0: the kit never opens "
-                "ingress to the world; list your clients' networks"
+                f"{_key('network', 'client_cidrs')}[{i}] {cidr} is (close to) the whole "
+                f"internet: the kit never opens ingress that wide (/{MIN_CLIENT_PREFIX} at "
+                "most); list your clients' networks"
             )
     for i, cidr in enumerate(net.reserved_cidrs):
         reserved = _network(f"{_key('network', 'reserved_cidrs')}[{i}]", cidr)
@@ -353,22 +365,19 @@ def _validate_serving(config: StackConfig) -> None:
     where = _key("serving", "instance_type")
     _instance_type(where, serving.instance_type)
     if aws_catalog.gpu_family(serving.instance_type) is None:
-        families = ", ".join(sorted(aws_catalog.GPU_FAMILIES))
         raise ConfigError(
-            f"{where} {serving.instance_type!r} has no NVIDIA GPU; Triton with HugeCTR needs "
-            f"one of the families {families}"
+            f"{where} {serving.instance_type!r} has no supported NVIDIA GPU (x86_64, Turing or "
+            f"later); use one of the families {aws_catalog.describe_gpu_families()}"
         )
     if not 1 <= serving.min_size <= serving.desired_capacity <= serving.max_size:
         raise ConfigError(
             f"{NAMESPACE}:serving needs 1 <= minSize <= desiredCapacity <= maxSize; got "
             f"{serving.min_size}, {serving.desired_capacity}, {serving.max_size}"
         )
-    if serving.root_volume_gb < 75:
-        raise ConfigError(
-            f"{_key('serving', 'root_volume_gb')} must be at least 75: the GPU AMI and the "
-            f"Triton image need it; got {serving.root_volume_gb}"
-        )
-    _at_least(_key("serving", "data_volume_gb"), serving.data_volume_gb, 20)
+    if not 10 <= serving.target_cpu_percent <= 90:
+        raise ConfigError(f"{_key('serving', 'target_cpu_percent')} must be 10 to 90")
+    _volume(_key("serving", "root_volume_gb"), serving.root_volume_gb, 75)
+    _volume(_key("serving", "data_volume_gb"), serving.data_volume_gb, 20)
     _ami_parameter(_key("serving", "ami_ssm_parameter"), serving.ami_ssm_parameter)
 
 
@@ -382,13 +391,28 @@ def _ami_parameter(where: str, value: str) -> None:
 
 def _validate_hosts(config: StackConfig) -> None:
     _ami_parameter(_key("hosts", "ami_ssm_parameter"), config.hosts.ami_ssm_parameter)
-    _at_least(_key("hosts", "root_volume_gb"), config.hosts.root_volume_gb, 8)
+    _volume(_key("hosts", "root_volume_gb"), config.hosts.root_volume_gb, 8)
+
+
+def _host_type(where: str, value: str) -> None:
+    """A self-managed host's type: it must exist and run the hosts' amd64 AMI."""
+    _instance_type(where, value)
+    if aws_catalog.is_arm(value):
+        raise ConfigError(
+            f"{where} {value!r} is an Arm (Graviton) type, but the hosts' AMI is amd64; "
+            "choose an x86_64 type such as m7i.large"
+        )
+
+
+def _volume(where: str, value: int, minimum: int) -> None:
+    if not minimum <= value <= MAX_GP3_GB:
+        raise ConfigError(f"{where} must be {minimum} to {MAX_GP3_GB} (GiB, gp3); got {value}")
 
 
 def _validate_trainer(config: StackConfig) -> None:
-    _instance_type(_key("trainer", "instance_type"), config.trainer.instance_type)
+    _host_type(_key("trainer", "instance_type"), config.trainer.instance_type)
     _at_least(_key("trainer", "count"), config.trainer.count, 1)
-    _at_least(_key("trainer", "data_volume_gb"), config.trainer.data_volume_gb, 20)
+    _volume(_key("trainer", "data_volume_gb"), config.trainer.data_volume_gb, 20)
 
 
 def _validate_redis(config: StackConfig) -> None:
@@ -409,21 +433,18 @@ def _validate_redis(config: StackConfig) -> None:
             f"{_key('redis', 'replicas_per_shard')} must be at least 1 in production: "
             "without replicas a failed node loses its shard"
         )
-    if redis.replicas_per_shard and config.network.availability_zones < 2 and config.production:
-        raise ConfigError(
-            f"replicas need another AZ than their master: raise "
-            f"{_key('network', 'availability_zones')} to 2 or more"
-        )
     if redis.mode == "selfhosted":
-        _instance_type(_key("redis", "instance_type"), redis.instance_type)
-        _at_least(_key("redis", "data_volume_gb"), redis.data_volume_gb, 10)
+        _host_type(_key("redis", "instance_type"), redis.instance_type)
+        _volume(_key("redis", "data_volume_gb"), redis.data_volume_gb, 10)
     elif redis.mode == "elasticache":
         if not aws_catalog.is_elasticache_node_type(redis.node_type):
-            families = ", ".join(sorted(aws_catalog.ELASTICACHE_FAMILIES))
+            families = ", ".join(sorted(aws_catalog.ELASTICACHE_SIZES))
             raise ConfigError(
                 f"{_key('redis', 'node_type')} {redis.node_type!r} is not a current ElastiCache "
                 f"node type (cache.<family>.<size>, families {families})"
             )
+        if redis.shards > 500:
+            raise ConfigError(f"{_key('redis', 'shards')} can be at most 500 on ElastiCache")
         if not re.fullmatch(r"[67]\.\d", redis.engine_version):
             raise ConfigError(
                 f"{_key('redis', 'engine_version')} must be a Redis 6.x or 7.x version such as "
@@ -433,6 +454,10 @@ def _validate_redis(config: StackConfig) -> None:
         cloud = redis.redis_cloud
         where = f"{NAMESPACE}:redis.redisCloud.deploymentCidr"
         deployment = _network(where, cloud.deployment_cidr)
+        if deployment.prefixlen != 24:
+            raise ConfigError(
+                f"{where} must be a /24 (Redis Cloud's requirement); got /{deployment.prefixlen}"
+            )
         vpc = ipaddress.IPv4Network(config.network.cidr)
         if deployment.overlaps(vpc):
             raise ConfigError(
@@ -451,8 +476,7 @@ def _validate_kafka(config: StackConfig) -> None:
             f"{_key('kafka', 'mode')} must be one of {', '.join(KAFKA_MODES)}; got {kafka.mode!r}"
         )
     _at_least(_key("kafka", "brokers"), kafka.brokers, 1)
-    if not 1 <= kafka.volume_gb <= 16384:
-        raise ConfigError(f"{_key('kafka', 'volume_gb')} must be 1 to 16384")
+    _volume(_key("kafka", "volume_gb"), kafka.volume_gb, 1)
     if kafka.message_max_bytes < kafka.hps_receive_buffer_bytes + 1024:
         raise ConfigError(
             f"{_key('kafka', 'message_max_bytes')} ({kafka.message_max_bytes}) must be at least "
@@ -460,7 +484,7 @@ def _validate_kafka(config: StackConfig) -> None:
             f"({kafka.hps_receive_buffer_bytes + 1024}), or HPS update messages are refused"
         )
     if kafka.mode == "selfhosted":
-        _instance_type(_key("kafka", "instance_type"), kafka.instance_type)
+        _host_type(_key("kafka", "instance_type"), kafka.instance_type)
         return
     if azs not in (2, 3):
         raise ConfigError(
@@ -473,7 +497,7 @@ def _validate_kafka(config: StackConfig) -> None:
             f"{_key('network', 'availability_zones')} ({azs}): MSK spreads brokers evenly"
         )
     if not aws_catalog.is_msk_broker_type(kafka.broker_type):
-        families = ", ".join(sorted(aws_catalog.MSK_FAMILIES))
+        families = ", ".join(sorted(aws_catalog.MSK_SIZES))
         raise ConfigError(
             f"{_key('kafka', 'broker_type')} {kafka.broker_type!r} is not an MSK broker type "
             f"(kafka.<family>.<size>, families {families})"

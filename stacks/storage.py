@@ -20,6 +20,9 @@ BUCKETS = ("models", "features", "registry", "transfer")
 @dataclass
 class StorageArgs:
     noncurrent_version_days: int
+    # Let `recstack down` delete buckets that still hold objects. Off in production, where
+    # destroying the stack must not take the model history and features with it.
+    force_destroy: bool
     tags: dict[str, str]
 
 
@@ -47,7 +50,14 @@ class Storage(pulumi.ComponentResource):
     ) -> aws.s3.Bucket:
         resource = f"{name}-{purpose}"
         tags = {**args.tags, "Name": resource}
-        bucket = aws.s3.Bucket(resource, bucket_prefix=f"{resource}-", tags=tags, opts=child)
+        bucket = aws.s3.Bucket(
+            resource,
+            bucket_prefix=f"{resource}-",
+            # Transfers are scratch space in every stack.
+            force_destroy=args.force_destroy or purpose == "transfer",
+            tags=tags,
+            opts=child,
+        )
         on_bucket = pulumi.ResourceOptions(parent=bucket)
         aws.s3.BucketVersioning(
             resource,

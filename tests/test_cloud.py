@@ -176,3 +176,41 @@ def test_committed_stacks_are_cloud_environments() -> None:
     staging = environments.get("staging")
     assert staging.cloud and staging.inventory.parts[-3:] == (".recstack", "staging", "inventory")
     assert not environments.get("local").cloud
+
+
+def test_the_cli_deploys_a_cloud_stack_end_to_end(
+    staging: environments.Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack, runs = FakeStack(), []
+    monkeypatch.setattr(cloud, "automation_stack", lambda name: stack)
+
+    def run_playbook(env, playbook, progress, extravars=None):
+        runs.append((env.name, playbook))
+        return PlaybookResult(playbook, "successful", 2.0)
+
+    monkeypatch.setattr("recstack.cli.run_playbook", run_playbook)
+    result = CliRunner().invoke(app, ["up", "staging"])
+    assert result.exit_code == 0, result.output
+    assert "Updating (staging)" in result.output
+    assert "staging is up" in result.output
+    assert runs == [("staging", "site.yml")]
+    assert "s3cret-pw" not in result.output
+
+
+def test_a_failed_pulumi_update_exits_1_with_its_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Failing(FakeStack):
+        def up(self, **kwargs: Any) -> Any:
+            raise RuntimeError("error: creating EC2 Instance: InsufficientInstanceCapacity")
+
+    monkeypatch.setattr(cloud, "automation_stack", lambda name: Failing())
+    result = CliRunner().invoke(app, ["up", "staging"])
+    assert result.exit_code == 1
+    assert "InsufficientInstanceCapacity" in result.output
+
+
+def test_down_with_confirmation_destroys_the_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    stack = FakeStack()
+    monkeypatch.setattr(cloud, "automation_stack", lambda name: stack)
+    result = CliRunner().invoke(app, ["down", "staging", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert [name for name, _ in stack.calls] == ["destroy"]

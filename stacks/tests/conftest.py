@@ -106,10 +106,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return [(r.type, r.name, {**r.inputs, "id": f"{r.name}-id"}) for r in self.resources]
 
 
+@dataclasses.dataclass(frozen=True)
+class Declared:
+    """The resource options the program gave a resource (mocks do not see options)."""
+
+    parented: bool
+    ignore_changes: tuple[str, ...]
+    depends_on: int
+
+
 @dataclasses.dataclass
 class ProgramRun:
     mocks: RecordingMocks
     outputs: dict[str, Any]
+    # (type, name) -> options, recorded by a stack transformation as resources are built.
+    options: dict[tuple[str, str], Declared]
 
 
 def run_program(config: stack_config.StackConfig) -> ProgramRun:
@@ -119,14 +130,39 @@ def run_program(config: stack_config.StackConfig) -> ProgramRun:
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="recstack", stack=config.stack, preview=False)
     outputs: dict[str, Any] = {}
+    options: dict[tuple[str, str], Declared] = {}
+    _OPTIONS_SINK["current"] = options
 
     @pulumi.runtime.test
     def declare() -> pulumi.Output:
+        _record_options_once()
         values = deploy(config, None)
         return pulumi.Output.all(**values).apply(outputs.update)
 
     declare()
-    return ProgramRun(mocks, outputs)
+    return ProgramRun(mocks, outputs, options)
+
+
+# The root stack resource outlives set_mocks, and transformations cannot be removed: one
+# recorder is registered per root and writes into the current run's dictionary.
+_OPTIONS_SINK: dict[str, Any] = {"current": None, "root": None}
+
+
+def _record_options_once() -> None:
+    root = pulumi.runtime.get_root_resource()
+    if _OPTIONS_SINK["root"] is root:
+        return
+    _OPTIONS_SINK["root"] = root
+    pulumi.runtime.register_stack_transformation(_record_options)
+
+
+def _record_options(args: pulumi.ResourceTransformationArgs) -> None:
+    opts = args.opts or pulumi.ResourceOptions()
+    _OPTIONS_SINK["current"][(args.type_, args.name)] = Declared(
+        parented=opts.parent is not None,
+        ignore_changes=tuple(opts.ignore_changes or ()),
+        depends_on=len(opts.depends_on or []),
+    )
 
 
 def stack_file(stack: str) -> stack_config.StackConfig:

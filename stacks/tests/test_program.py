@@ -117,8 +117,18 @@ def test_each_tier_admits_only_its_clients() -> None:
         (16379, f"{prefix}-redis-id"),
     }
     assert _ingress_to(result, "trainer") == set()
+    assert _ingress_to(result, "kafka") == {
+        (9092, f"{prefix}-serving-id"),
+        (9092, f"{prefix}-trainer-id"),
+        (9092, f"{prefix}-kafka-id"),
+        (9093, f"{prefix}-kafka-id"),
+    }
+    # MSK brokers replicate inside AWS's network: clients only, on the IAM port.
     msk = run("selfhosted", "msk")
-    assert {port for port, _ in _ingress_to(msk, "kafka")} == {9098, 9093}
+    assert _ingress_to(msk, "kafka") == {
+        (9098, f"{prefix}-serving-id"),
+        (9098, f"{prefix}-trainer-id"),
+    }
 
 
 @pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
@@ -153,7 +163,14 @@ def test_serving_fleet_spreads_over_private_subnets_behind_a_health_checked_nlb(
         config.serving.max_size,
         config.serving.desired_capacity,
     )
-    assert group.inputs["healthCheckType"] == "ELB"
+    # EC2 health: an instance is replaced when broken, not while Triton is being set up.
+    assert group.inputs["healthCheckType"] == "EC2"
+    (scaling,) = mocks.of_type("aws:autoscaling/policy:Policy")
+    assert scaling.inputs["policyType"] == "TargetTrackingScaling"
+    assert (
+        scaling.inputs["targetTrackingConfiguration"]["targetValue"]
+        == config.serving.target_cpu_percent
+    )
     (balancer,) = mocks.of_type("aws:lb/loadBalancer:LoadBalancer")
     assert balancer.inputs["loadBalancerType"] == "network"
     assert balancer.inputs["internal"] is True
@@ -212,6 +229,26 @@ def test_selfhosted_redis_keeps_replicas_away_from_their_master(kafka_mode: str)
     assert len(hosts) == 6 and all(h["instance_id"].endswith("-id") for h in hosts)
 
 
+def test_with_enough_azs_every_copy_of_a_shard_has_its_own_az() -> None:
+    base = stack_file("staging")
+    config = dataclasses.replace(
+        base,
+        network=dataclasses.replace(base.network, availability_zones=3),
+        redis=dataclasses.replace(base.redis, replicas_per_shard=2),
+    )
+    stack_config.validate(config)
+    zones_by_shard: dict[str, list[str]] = {}
+    for node in run_program(config).mocks.of_type("aws:ec2/instance:Instance"):
+        tags = node.inputs["tags"]
+        if tags["recstack:group"] == "redis":
+            zones_by_shard.setdefault(tags["recstack:shard"], []).append(
+                node.state["availabilityZone"]
+            )
+    assert len(zones_by_shard) == 3
+    for shard, zones in zones_by_shard.items():
+        assert len(zones) == 3 and len(set(zones)) == 3, shard
+
+
 @pytest.mark.parametrize("kafka_mode", KAFKA_MODES)
 def test_elasticache_is_encrypted_replicated_and_fails_over(kafka_mode: str) -> None:
     mocks = run("elasticache", kafka_mode).mocks
@@ -244,6 +281,12 @@ def test_redis_cloud_has_search_and_is_peered_into_every_private_route_table(
     (database,) = mocks.of_type("rediscloud:index/subscriptionDatabase:SubscriptionDatabase")
     assert database.inputs["modules"] == [{"name": "RediSearch"}]
     assert database.inputs["enableTls"] is True
+    assert database.inputs["sourceIps"] == [config.network.cidr]
+    (subscription,) = mocks.of_type("rediscloud:index/subscription:Subscription")
+    (region,) = subscription.inputs["cloudProvider"]["regions"]
+    # Two AZs in staging: Redis Cloud's multi-AZ needs three, so one zone, by zone id.
+    assert region["multipleAvailabilityZones"] is False
+    assert region["preferredAvailabilityZones"] == ["use1-az0"]
     (peering,) = mocks.of_type("rediscloud:index/subscriptionPeering:SubscriptionPeering")
     assert peering.inputs["vpcCidr"] == config.network.cidr
     routes = mocks.of_type("aws:ec2/route:Route")
@@ -375,11 +418,18 @@ def test_prod_is_multi_az_with_managed_data_tiers() -> None:
         assert ipaddress.IPv4Network(subnet.inputs["cidrBlock"]).subnet_of(vpc)
 
 
-def test_every_resource_is_inside_a_recstack_component() -> None:
-    """Children are parented to their component, so none sits at the stack's top level."""
+def test_resources_are_parented_to_their_components() -> None:
     result = run_stack("staging")
-    components = [r for r in result.mocks.resources if r.type.startswith("recstack:aws:")]
-    assert {c.type for c in components} >= {
+    loose = [
+        key
+        for key, declared in result.options.items()
+        if not declared.parented and not key[0].startswith("recstack:aws:")
+    ]
+    # The generated Redis password is the stack's own secret, not any component's.
+    assert loose == [
+        ("random:index/randomPassword:RandomPassword", "recstack-staging-redis-password")
+    ]
+    assert {key[0] for key in result.options if key[0].startswith("recstack:aws:")} >= {
         "recstack:aws:Network",
         "recstack:aws:SecurityGroups",
         "recstack:aws:Storage",
@@ -389,3 +439,29 @@ def test_every_resource_is_inside_a_recstack_component() -> None:
         "recstack:aws:SelfHostedRedis",
         "recstack:aws:SelfHostedKafka",
     }
+
+
+def test_hosts_wait_for_the_network_and_survive_new_amis() -> None:
+    result = run_stack("staging")
+    hosts = {k: v for k, v in result.options.items() if k[0] == "aws:ec2/instance:Instance"}
+    assert len(hosts) == 8
+    for key, declared in hosts.items():
+        assert declared.ignore_changes == ("ami",), key
+        assert declared.depends_on >= 2, key  # NAT gateway, routes, S3 endpoint
+    (group,) = [v for k, v in result.options.items() if k[0] == "aws:autoscaling/group:Group"]
+    assert group.ignore_changes == ("desired_capacity",)
+
+
+def test_names_fit_aws_limits_for_the_longest_allowed_stack_name() -> None:
+    """Pulumi auto-names target groups and load balancers within 32 characters (name,
+    '-', 7 random characters); bucket prefixes may have 37."""
+    base = stack_file("staging")
+    longest = "s" * (stack_config.MAX_PREFIX - len(base.project) - 1)
+    config = dataclasses.replace(base, stack=longest)
+    stack_config.validate(config)
+    mocks = run_program(config).mocks
+    for kind in ("aws:lb/targetGroup:TargetGroup", "aws:lb/loadBalancer:LoadBalancer"):
+        for resource in mocks.of_type(kind):
+            assert len(resource.name) + 8 <= 32, resource.name
+    for bucket in mocks.of_type("aws:s3/bucket:Bucket"):
+        assert len(bucket.inputs["bucketPrefix"]) <= 37, bucket.inputs["bucketPrefix"]

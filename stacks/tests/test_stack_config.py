@@ -79,7 +79,7 @@ CASES = [
         "recstack:network",
         ("clientCidrs",),
         ["0.0.0.0/0"],
-        "never opens ingress to the world",
+        "the kit never opens ingress that wide",
     ),
     ("staging", "recstack:network", ("clientCidrs",), [], "clientCidrs is empty"),
     (
@@ -96,7 +96,7 @@ CASES = [
         "g5.xlarg",
         "'g5.xlarg' is not an EC2 instance type",
     ),
-    ("staging", "recstack:serving", ("instanceType",), "m7i.large", "has no NVIDIA GPU"),
+    ("staging", "recstack:serving", ("instanceType",), "m7i.large", "has no supported NVIDIA GPU"),
     ("staging", "recstack:serving", ("maxSize",), 0, "minSize <= desiredCapacity <= maxSize"),
     ("staging", "recstack:serving", ("amiSsmParameter",), "ami-0123456789", "not an AMI id"),
     (
@@ -161,9 +161,15 @@ CASES = [
         "recstack:serving",
         ("dataVolumeGb",),
         5,
-        "recstack:serving.dataVolumeGb must be at least 20",
+        "recstack:serving.dataVolumeGb must be 20 to 16384",
     ),
-    ("staging", "recstack:serving", ("rootVolumeGb",), 40, "rootVolumeGb must be at least 75"),
+    (
+        "staging",
+        "recstack:serving",
+        ("rootVolumeGb",),
+        40,
+        "recstack:serving.rootVolumeGb must be 75 to 16384",
+    ),
     (
         "staging",
         "recstack:hosts",
@@ -176,7 +182,7 @@ CASES = [
         "recstack:hosts",
         ("rootVolumeGb",),
         4,
-        "recstack:hosts.rootVolumeGb must be at least 8",
+        "recstack:hosts.rootVolumeGb must be 8 to 16384",
     ),
     ("staging", "recstack:trainer", ("count",), 0, "recstack:trainer.count must be at least 1"),
     (
@@ -198,7 +204,7 @@ CASES = [
         "recstack:redis",
         ("dataVolumeGb",),
         5,
-        "recstack:redis.dataVolumeGb must be at least 10",
+        "recstack:redis.dataVolumeGb must be 10 to 16384",
     ),
     (
         "staging",
@@ -222,6 +228,33 @@ CASES = [
         "three",
         "recstack:kafka.kafkaVersion must look like 3.6.0",
     ),
+    (
+        "staging",
+        "recstack:network",
+        ("clientCidrs",),
+        ["0.0.0.0/1"],
+        "the kit never opens ingress that wide",
+    ),
+    ("staging", "recstack:serving", ("instanceType",), "p3.2xlarge", "has no supported NVIDIA GPU"),
+    (
+        "staging",
+        "recstack:serving",
+        ("dataVolumeGb",),
+        20000,
+        "recstack:serving.dataVolumeGb must be 20 to 16384",
+    ),
+    ("staging", "recstack:trainer", ("instanceType",), "c7g.xlarge", "is an Arm (Graviton) type"),
+    ("staging", "recstack:redis", ("instanceType",), "r7g.large", "is an Arm (Graviton) type"),
+    ("staging", "recstack:kafka", ("instanceType",), "m7g.large", "is an Arm (Graviton) type"),
+    (
+        "prod",
+        "recstack:redis",
+        ("nodeType",),
+        "cache.r7g.huge",
+        "is not a current ElastiCache node type",
+    ),
+    ("prod", "recstack:redis", ("shards",), 501, "can be at most 500 on ElastiCache"),
+    ("prod", "recstack:kafka", ("brokerType",), "kafka.t3.large", "is not an MSK broker type"),
 ]
 
 
@@ -248,6 +281,13 @@ def test_redis_cloud_range_must_not_overlap_the_vpc() -> None:
         parse(raw, "recstack", "staging")
 
 
+def test_redis_cloud_range_must_be_a_24() -> None:
+    raw = _with("staging", "recstack:redis", ("mode",), "redis_cloud")
+    raw["recstack:redis"]["redisCloud"] = {"deploymentCidr": "10.250.0.0/23"}
+    with pytest.raises(ConfigError, match="must be a /24"):
+        parse(raw, "recstack", "staging")
+
+
 def test_redis_cloud_needs_memory() -> None:
     raw = _with("staging", "recstack:redis", ("mode",), "redis_cloud")
     raw["recstack:redis"]["redisCloud"] = {"memoryLimitGb": 0}
@@ -271,9 +311,10 @@ def test_a_missing_required_key_says_where_to_set_it() -> None:
         parse(raw, "recstack", "staging")
 
 
-def test_stack_names_that_make_invalid_aws_names_are_refused() -> None:
+@pytest.mark.parametrize("stack", ["Staging_EU", "production", "a--b"])
+def test_stack_names_that_make_invalid_aws_names_are_refused(stack: str) -> None:
     with pytest.raises(ConfigError, match="rename the stack"):
-        parse(_raw("staging"), "recstack", "Staging_EU")
+        parse(_raw("staging"), "recstack", stack)
 
 
 def test_secrets_are_not_parsed_into_the_config(tmp_path: Path) -> None:
