@@ -192,6 +192,8 @@ def recommend(
             "raise serving.top_k in the pipeline config for more[/yellow]"
         )
     source = "popular items (no features for this user)" if rec.fallback else "personalised"
+    if rec.degraded:
+        source += ", DEGRADED: Redis was unreachable"
     table = Table("rank", "item", "score", title=f"user {user}: {source}")
     for rank, (item, score) in enumerate(zip(rec.item_ids[:k], rec.scores[:k], strict=True), 1):
         table.add_row(str(rank), str(item), f"{score:.4f}")

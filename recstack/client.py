@@ -10,7 +10,14 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from pipelines.export.pbtxt import ENSEMBLE, IS_FALLBACK, ORDERED_IDS, ORDERED_SCORES, USER_ID
+from pipelines.export.pbtxt import (
+    ENSEMBLE,
+    IS_DEGRADED,
+    IS_FALLBACK,
+    ORDERED_IDS,
+    ORDERED_SCORES,
+    USER_ID,
+)
 
 
 @dataclass(frozen=True)
@@ -19,6 +26,8 @@ class Recommendation:
     item_ids: tuple[int, ...]
     scores: tuple[float, ...]
     fallback: bool
+    # Redis could not be read: the answer was made without (some of) the user's data.
+    degraded: bool
 
 
 def recommend(
@@ -41,14 +50,16 @@ def recommend(
     ids = result.as_numpy(ORDERED_IDS.name)
     scores = result.as_numpy(ORDERED_SCORES.name)
     fallback = result.as_numpy(IS_FALLBACK.name).reshape(-1)
+    degraded = result.as_numpy(IS_DEGRADED.name).reshape(-1)
     return [
         Recommendation(
             user_id=int(user),
             item_ids=tuple(int(i) for i in row_ids if i >= 0),
             scores=tuple(float(s) for s, i in zip(row_scores, row_ids, strict=True) if i >= 0),
             fallback=bool(is_fallback),
+            degraded=bool(is_degraded),
         )
-        for user, row_ids, row_scores, is_fallback in zip(
-            users.reshape(-1), ids, scores, fallback, strict=True
+        for user, row_ids, row_scores, is_fallback, is_degraded in zip(
+            users.reshape(-1), ids, scores, fallback, degraded, strict=True
         )
     ]

@@ -40,6 +40,11 @@ def test_each_user_gets_k_distinct_known_items(
     )
     for url, recs in answers.items():
         for rec in recs:
+            assert not rec.degraded, (
+                f"triton {url}: the answer for user {rec.user_id} is degraded: the stages "
+                "could not read Redis → check RECSTACK_REDIS_* in the Triton program's "
+                "environment and that Redis answers from the Triton host"
+            )
             assert not rec.fallback, (
                 f"retrieval via {url}: user {rec.user_id} has history but fell back to popular "
                 "items → are user features materialized? check the feature-store step"

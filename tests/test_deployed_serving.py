@@ -3,6 +3,9 @@ operators' edits to the blocklist and fresh interactions take effect immediately
 
 from __future__ import annotations
 
+import subprocess
+import time
+
 import numpy as np
 import pytest
 import redis
@@ -109,3 +112,29 @@ def test_a_new_interaction_is_filtered_at_once(
         assert top not in after.item_ids
     finally:
         live_redis.srem(seen, top)
+
+
+def test_an_unreachable_redis_gives_a_labelled_degraded_answer(
+    local: Endpoints, live_redis: redis.Redis, known_users: list[int]
+) -> None:
+    """Stop Redis (the local environment runs it under supervisor): the ensemble still
+    answers, with popular items labelled degraded, and recovers once Redis is back."""
+    user = known_users[0]
+    subprocess.run(["supervisorctl", "stop", "recstack-redis"], check=True, capture_output=True)
+    try:
+        (rec,) = client.recommend(local.grpc_url(), [user])
+        assert rec.degraded and rec.fallback
+        assert len(rec.item_ids) >= 10
+    finally:
+        subprocess.run(
+            ["supervisorctl", "start", "recstack-redis"], check=True, capture_output=True
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if live_redis.ping():
+                    break
+            except redis.ConnectionError:
+                time.sleep(0.2)
+    (again,) = client.recommend(local.grpc_url(), [user])
+    assert not again.degraded and not again.fallback

@@ -35,6 +35,9 @@ CANDIDATES = Tensor("candidate_ids", "INT64")
 USER_SPARSE = Tensor("user_sparse", "INT64")
 USER_DENSE = Tensor("user_dense", "FP32")
 IS_FALLBACK = Tensor("is_fallback", "BOOL", (1,))
+# A stage could not read Redis and answered with less (see serving/resilience.py).
+RETRIEVAL_DEGRADED = Tensor("retrieval_degraded", "BOOL", (1,))
+IS_DEGRADED = Tensor("is_degraded", "BOOL", (1,))
 FILTERED = Tensor("filtered_ids", "INT64")
 SCORES = Tensor("candidate_scores", "FP32")
 ORDERED_IDS = Tensor("ordered_ids", "INT32")
@@ -42,13 +45,16 @@ ORDERED_SCORES = Tensor("ordered_scores", "FP32")
 
 # stage -> (inputs, outputs), in pipeline order.
 SIGNATURES: dict[str, tuple[tuple[Tensor, ...], tuple[Tensor, ...]]] = {
-    "retrieval": ((USER_ID,), (CANDIDATES, USER_SPARSE, USER_DENSE, IS_FALLBACK)),
-    "filtering": ((USER_ID, CANDIDATES), (FILTERED,)),
+    "retrieval": (
+        (USER_ID,),
+        (CANDIDATES, USER_SPARSE, USER_DENSE, IS_FALLBACK, RETRIEVAL_DEGRADED),
+    ),
+    "filtering": ((USER_ID, CANDIDATES, RETRIEVAL_DEGRADED), (FILTERED, IS_DEGRADED)),
     "scoring": ((USER_SPARSE, USER_DENSE, FILTERED, IS_FALLBACK), (SCORES,)),
     "ordering": ((FILTERED, SCORES), (ORDERED_IDS, ORDERED_SCORES)),
 }
 ENSEMBLE_INPUTS = (USER_ID,)
-ENSEMBLE_OUTPUTS = (ORDERED_IDS, ORDERED_SCORES, IS_FALLBACK)
+ENSEMBLE_OUTPUTS = (ORDERED_IDS, ORDERED_SCORES, IS_FALLBACK, IS_DEGRADED)
 
 
 def _tensors(kind: str, tensors: tuple[Tensor, ...]) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import keys
+from .resilience import RedisUnavailable, with_retries
 
 PAD = -1
 
@@ -23,6 +24,29 @@ def fetch_exclusions(client, prefix: str, user_ids: Sequence[int]) -> tuple[list
     seen = [_ids(members) for members in replies[:-2]]
     excluded = np.union1d(_ids(replies[-2]), _ids(replies[-1]))
     return seen, excluded
+
+
+class Exclusions:
+    """Reads exclusions with retries; when Redis stays unreachable it answers with the last
+    global exclusions it read (blocked and out-of-stock items change rarely) and no
+    per-user history, and says the answer is degraded."""
+
+    def __init__(self, client, prefix: str, budget_s: float) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._budget_s = budget_s
+        self._last_excluded = np.array([], dtype=np.int64)
+
+    def fetch(self, user_ids: Sequence[int]) -> tuple[list, np.ndarray, bool]:
+        try:
+            seen, excluded = with_retries(
+                lambda: fetch_exclusions(self._client, self._prefix, user_ids), self._budget_s
+            )
+        except RedisUnavailable:
+            no_history = [np.array([], dtype=np.int64) for _ in user_ids]
+            return no_history, self._last_excluded, True
+        self._last_excluded = excluded
+        return seen, excluded, False
 
 
 def filter_candidates(

@@ -13,7 +13,9 @@ import faiss
 import numpy as np
 import onnxruntime as ort
 
+from . import feast_layout
 from .filtering import PAD
+from .resilience import RedisUnavailable, with_retries
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,21 @@ class Retrieval:
             _, neighbours = self._index.search(np.ascontiguousarray(embeddings), self._n)
             result[found] = self._item_ids[neighbours]
         return Candidates(item_ids=result, fallback=~found)
+
+
+def read_user_features(
+    client, layout: feast_layout.FeastViewLayout, user_ids: np.ndarray, budget_s: float
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Online feature rows, found-mask and whether Redis could not be read (then every
+    user is treated as unknown: the answer falls back to popular items, degraded)."""
+    try:
+        rows, found = with_retries(
+            lambda: feast_layout.read_rows(client, layout, user_ids), budget_s
+        )
+        return rows, found, False
+    except RedisUnavailable:
+        missing = np.full((len(user_ids), len(layout.features)), np.nan)
+        return missing, np.zeros(len(user_ids), dtype=bool), True
 
 
 def user_inputs(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import faiss
 import numpy as np
-from recstack_serving import feast_layout, redis_client
-from recstack_serving.retrieval import Retrieval, user_inputs
+from recstack_serving import feast_layout, redis_client, resilience
+from recstack_serving.retrieval import Retrieval, read_user_features, user_inputs
 from recstack_serving.spec import (
     INDEX_FILE,
     ITEM_IDS_FILE,
@@ -42,7 +42,9 @@ class TritonPythonModel:
 
     def _handle(self, inputs: Arrays) -> Arrays:
         user_ids = inputs["user_id_raw"].reshape(-1).astype(np.int64)
-        rows, found = feast_layout.read_rows(self.redis, self.layout, user_ids)
+        rows, found, degraded = read_user_features(
+            self.redis, self.layout, user_ids, resilience.retry_budget_s()
+        )
         user_sparse, user_dense = user_inputs(user_ids, rows, len(self.spec.user_categoricals))
         candidates = self.retrieval.retrieve(user_sparse, found)
         return {
@@ -50,4 +52,5 @@ class TritonPythonModel:
             "user_sparse": user_sparse,
             "user_dense": user_dense,
             "is_fallback": candidates.fallback.reshape(-1, 1),
+            "retrieval_degraded": np.full((len(user_ids), 1), degraded),
         }
