@@ -10,12 +10,13 @@ ENV ?= local
 # The system interpreter: the serving hosts' Triton embeds the same libpython 3.11.
 PYTHON ?= /usr/bin/python3
 
-.PHONY: help up down status test lint unit cloud-test smoke integration idempotence bench venv constraints clean
+.PHONY: help up down status test lint unit cloud-test smoke integration idempotence testbed bench venv constraints clean
 
 help:
 	@echo "make up      deploy the local environment and show recommendations"
 	@echo "make test    lint, unit and cloud tests, deploy, smoke tests, idempotence, teardown"
 	@echo "make down    stop the local environment (data is kept)"
+	@echo "make testbed the multi-host testbed end to end (built and removed again)"
 	@echo "make bench   latency/throughput benchmarks -> benchmarks/results/"
 
 $(BIN)/recstack: pyproject.toml constraints.txt
@@ -49,20 +50,34 @@ lint: venv
 	$(BIN)/ansible-lint --profile production
 
 unit: venv
-	$(BIN)/pytest tests -m "not deployed and not after_down" -q
+	$(BIN)/pytest tests -m "not deployed and not after_down and not testbed and not testbed_deployed" -q
 
 # The AWS stacks under Pulumi mocks, and the policy pack; no AWS account is involved.
 cloud-test: $(PULUMI_VENV)/bin/pytest
 	$(PULUMI_VENV)/bin/pytest stacks/tests policy/tests -q
 
 smoke: venv
-	$(BIN)/pytest smoke_tests --env $(ENV) -q --junitxml=.recstack/$(ENV)/smoke-junit.xml
+	$(BIN)/recstack smoke $(ENV)
 
 integration: venv
 	$(BIN)/pytest tests -m deployed -q
 
 idempotence: venv
 	$(BIN)/recstack up $(ENV) --expect-no-changes
+
+# The multi-host testbed, end to end: namespace isolation, a deployment over SSH (Redis
+# cluster with ACL, broker, two Triton hosts), its smoke tests, a Redis master killed
+# under load, a redeployment that must change nothing, and a teardown that leaves
+# nothing behind.
+testbed: venv
+	$(BIN)/pytest tests -m testbed -q
+	$(BIN)/recstack testbed up
+	$(BIN)/recstack up testbed
+	$(BIN)/recstack smoke testbed
+	$(BIN)/pytest tests -m testbed_deployed -q -s
+	$(BIN)/recstack up testbed --expect-no-changes
+	$(BIN)/recstack testbed down
+	$(BIN)/python -c 'from recstack import testbed; left = testbed.leftovers(); assert not left, left'
 
 # The whole proof: static checks and unit tests, then a real deployment that must pass
 # the smoke and integration tests, redeploy with zero changes, and tear down cleanly.
@@ -75,6 +90,7 @@ test: venv
 	$(MAKE) --no-print-directory smoke integration idempotence; \
 	$(BIN)/recstack down $(ENV); \
 	$(BIN)/pytest tests -m after_down -q; \
+	$(MAKE) --no-print-directory testbed; \
 	if [ "$$was_up" = yes ]; then $(BIN)/recstack up $(ENV); fi
 
 bench: venv

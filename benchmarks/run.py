@@ -14,9 +14,7 @@ import platform
 import time
 from pathlib import Path
 
-import redis
-
-from recstack import endpoints, environments
+from recstack import endpoints, environments, secrets
 
 from . import features, serving
 
@@ -66,7 +64,7 @@ def main() -> None:
 
     env = environments.get(args.env)
     where = endpoints.load(env)
-    client = redis.Redis(host=where.redis_hosts[0], port=where.redis_port)
+    client = where.redis_client(secrets.redis_password(env))
     user_ids = sorted(
         int(k.rsplit(b":", 1)[1])
         for k in client.scan_iter(f"{where.key_prefix}:seen:*", count=1000)

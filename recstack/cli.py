@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from typing import Annotated
 
 import typer
@@ -13,7 +15,18 @@ from rich.table import Table
 
 from pipelines.export.pbtxt import ENSEMBLE, USER_ID
 
-from . import client, cloud, cloud_deploy, cost, endpoints, environments, health, stack_files
+from . import (
+    PROJECT_ROOT,
+    client,
+    cloud,
+    cloud_deploy,
+    cost,
+    endpoints,
+    environments,
+    health,
+    secrets,
+    stack_files,
+)
 from .runner import PlaybookResult, TaskOutcome, run_playbook
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -48,7 +61,7 @@ def _progress(kind: str, outcome: TaskOutcome | None) -> None:
 
 
 def _play(env: environments.Environment, playbook: str) -> PlaybookResult:
-    return _require_ok(run_playbook(env, playbook, _progress))
+    return _require_ok(run_playbook(env, playbook, _progress, secrets.load(env)))
 
 
 def _require_ok(result: PlaybookResult) -> PlaybookResult:
@@ -159,9 +172,10 @@ def down(
 @app.command()
 def status(env: EnvArg = "local") -> None:
     """Health of every component; exits 1 if any is unhealthy."""
-    where = _endpoints(_environment(env))
+    environment = _environment(env)
+    where = _endpoints(environment)
     table = Table("component", "endpoint", "state", "detail")
-    checks = health.check_all(where)
+    checks = health.check_all(where, secrets.redis_password(environment))
     for check in checks:
         state = "[green]up[/green]" if check.ok else "[red]DOWN[/red]"
         detail = check.detail if check.ok else f"{check.detail}\n→ {check.hint}"
@@ -169,6 +183,34 @@ def status(env: EnvArg = "local") -> None:
     console.print(table)
     if not all(check.ok for check in checks):
         raise typer.Exit(1)
+
+
+@app.command()
+def smoke(
+    env: EnvArg = "local",
+    junit: Annotated[
+        str | None,
+        typer.Option(help="JUnit XML report path (default .recstack/<env>/smoke-junit.xml)"),
+    ] = None,
+) -> None:
+    """Run the smoke tests against a deployed environment; exits with pytest's status."""
+    environment = _environment(env)
+    report = junit or str(environment.state_dir / "smoke-junit.xml")
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(PROJECT_ROOT / "smoke_tests"),
+        "--env",
+        env,
+        f"--junitxml={report}",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    code = subprocess.run(command, cwd=PROJECT_ROOT, check=False).returncode
+    console.print(f"JUnit report: {report}")
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -252,6 +294,56 @@ def _endpoints(environment: environments.Environment) -> endpoints.Endpoints:
     except endpoints.NotDeployed as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
+
+
+# --- the multi-host testbed (hosts in namespaces on this machine) ---------------------
+
+testbed_app = typer.Typer(
+    help="The multi-host testbed: SSH hosts in Linux namespaces on this machine.",
+    no_args_is_help=True,
+)
+app.add_typer(testbed_app, name="testbed")
+
+
+def _testbed_step(message: str) -> None:
+    console.print(f"  {escape(message)}", highlight=False)
+
+
+@testbed_app.command("up")
+def testbed_up() -> None:
+    """Start the testbed hosts (or confirm they are up) and write inventories/testbed/hosts.yml."""
+    from . import testbed  # imported here: the rest of the CLI does not need it
+
+    console.print("[bold]▶ testbed up[/bold]")
+    try:
+        result = testbed.up(_testbed_step)
+    except testbed.TestbedError as exc:
+        console.print(f"[bold red]testbed up failed[/bold red]: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    # The testbed's Redis cluster requires a login; clients get the password per run.
+    secrets.ensure_redis_password(environments.get("testbed"))
+    state = "was already up" if result.already_up else "is up"
+    console.print(
+        f"[bold]testbed {state}[/bold]: {len(result.hosts)} hosts, {result.seconds:.1f} s; "
+        f"inventory {result.inventory}"
+    )
+
+
+@testbed_app.command("down")
+def testbed_down() -> None:
+    """Remove the testbed: hosts, namespaces, links, NAT, overlays, keys and inventory."""
+    from . import testbed
+
+    console.print("[bold]▶ testbed down[/bold]")
+    try:
+        result = testbed.down(_testbed_step)
+    except testbed.TestbedError as exc:
+        console.print(f"[bold red]testbed down failed[/bold red]: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    if result.removed:
+        console.print(f"[bold]testbed is down[/bold] ({result.seconds:.1f} s)")
+    else:
+        console.print("[bold]testbed was not up[/bold]: nothing to remove")
 
 
 if __name__ == "__main__":

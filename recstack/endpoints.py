@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.serving import redis_client
+
 from .environments import Environment
 
 
@@ -23,6 +25,7 @@ class Endpoints:
     redis_hosts: tuple[str, ...]
     redis_port: int
     redis_cluster: bool
+    redis_user: str
     kafka_hosts: tuple[str, ...]
     kafka_port: int
     kafka_topics: tuple[str, ...]
@@ -42,6 +45,7 @@ class Endpoints:
             redis_hosts=tuple(raw["redis"]["hosts"]),
             redis_port=raw["redis"]["port"],
             redis_cluster=raw["redis"]["cluster"],
+            redis_user=raw["redis"]["user"],
             kafka_hosts=tuple(kafka["hosts"]),
             kafka_port=kafka["port"],
             kafka_topics=tuple(kafka["topics"]),
@@ -54,6 +58,20 @@ class Endpoints:
     @property
     def kafka_bootstrap(self) -> str:
         return ",".join(f"{host}:{self.kafka_port}" for host in self.kafka_hosts)
+
+    def redis_client(self, password: str = "", host: str | None = None):
+        """A client of the environment's Redis (cluster-aware, logged in when it has a
+        user), like the serving path's; `host` picks one node instead of the seed."""
+        return redis_client.client_from_env(
+            {
+                "RECSTACK_REDIS_HOST": host or self.redis_hosts[0],
+                "RECSTACK_REDIS_PORT": str(self.redis_port),
+                "RECSTACK_REDIS_CLUSTER": "1" if self.redis_cluster and host is None else "0",
+                "RECSTACK_REDIS_USERNAME": self.redis_user,
+                "RECSTACK_REDIS_PASSWORD": password,
+                "RECSTACK_REDIS_TIMEOUT_S": "5",
+            }
+        )
 
     def grpc_url(self, host: str | None = None) -> str:
         return f"{host or self.triton_hosts[0]}:{self.triton_grpc_port}"

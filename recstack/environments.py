@@ -1,6 +1,8 @@
 """Where recstack can deploy.
 
-`local` is static: every group on this machine (inventories/local). Every committed
+`local` is static: every group on this machine (inventories/local). `testbed` is a set
+of SSH hosts in namespaces on this machine (`recstack testbed up` writes its hosts.yml
+into inventories/testbed). Every committed
 Pulumi stack file (Pulumi.<stack>.yaml) is a cloud environment: `recstack up <stack>`
 provisions it with Pulumi, then writes its inventory from the stack's outputs into the
 environment's state directory. Both run the same playbooks.
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import PROJECT_ROOT
+
+COMMON_INVENTORY = PROJECT_ROOT / "inventories" / "common"
 
 
 class UnknownEnvironment(LookupError):
@@ -31,9 +35,16 @@ class Environment:
 
     @property
     def inventory(self) -> Path:
+        """The environment's own inventory: its hosts and its settings."""
         if self.cloud:
             return self.state_dir / "inventory"
         return PROJECT_ROOT / "inventories" / self.name
+
+    @property
+    def inventories(self) -> tuple[Path, ...]:
+        """What Ansible reads, in order: the shared settings, then the environment's own
+        (later sources win, so an environment overrides any shared value)."""
+        return (COMMON_INVENTORY, self.inventory)
 
     @property
     def endpoints_file(self) -> Path:
@@ -42,7 +53,10 @@ class Environment:
 
 LOCAL = {
     env.name: env
-    for env in (Environment("local", "every tier on this machine, bound to 127.0.0.1"),)
+    for env in (
+        Environment("local", "every tier on this machine, bound to 127.0.0.1"),
+        Environment("testbed", "ten SSH hosts in namespaces on this machine (recstack testbed up)"),
+    )
 }
 
 

@@ -32,10 +32,11 @@ class Check:
     hint: str = ""
 
 
-def check_redis(host: str, port: int) -> Check:
-    endpoint = f"{host}:{port}"
+def check_redis(where: Endpoints, host: str, password: str) -> Check:
+    """One node (not the cluster): it answers PING to the environment's user."""
+    endpoint = f"{host}:{where.redis_port}"
     try:
-        client = redis.Redis(host=host, port=port, socket_timeout=2, socket_connect_timeout=2)
+        client = where.redis_client(password, host=host)
         client.ping()
         info = client.info("keyspace")
         keys = sum(db.get("keys", 0) for db in info.values() if isinstance(db, dict))
@@ -103,8 +104,8 @@ def check_triton(url: str) -> Check:
     return Check("triton", url, True, f"{len(states)} models ready")
 
 
-def check_all(endpoints: Endpoints) -> list[Check]:
-    checks = [check_redis(host, endpoints.redis_port) for host in endpoints.redis_hosts]
+def check_all(endpoints: Endpoints, password: str) -> list[Check]:
+    checks = [check_redis(endpoints, host, password) for host in endpoints.redis_hosts]
     checks.append(check_kafka(endpoints.kafka_bootstrap, endpoints.kafka_topics))
     checks += [check_triton(endpoints.http_url(host)) for host in endpoints.triton_hosts]
     return checks

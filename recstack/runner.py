@@ -111,7 +111,7 @@ def run_playbook(
         runner = ansible_runner.run(
             private_data_dir=str(private_dir),
             playbook=str(PROJECT_ROOT / "playbooks" / playbook),
-            inventory=str(env.inventory),
+            inventory=[str(path) for path in env.inventories],
             extravars=extravars or {},
             envvars={
                 # The ansible-playbook of this interpreter's environment runs the play.

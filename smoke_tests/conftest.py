@@ -4,7 +4,8 @@
     pytest smoke_tests --env local --junitxml=smoke.xml
 
 The environment's endpoints come from `recstack up` (.recstack/<env>/endpoints.json);
-host checks reach the hosts through the environment's Ansible inventory (testinfra).
+host checks reach the hosts through the environment's Ansible inventory (testinfra). A
+Redis password comes from RECSTACK_REDIS_PASSWORD or the environment's secrets file.
 Every failure message starts with the component and says what to check first.
 """
 
@@ -19,7 +20,7 @@ import pytest
 import redis
 
 from pipelines.serving import keys
-from recstack import endpoints, environments
+from recstack import endpoints, environments, secrets
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,8 +50,15 @@ def where(environment: environments.Environment) -> endpoints.Endpoints:
 
 
 @pytest.fixture(scope="session")
-def redis_client(where: endpoints.Endpoints) -> redis.Redis:
-    return redis.Redis(host=where.redis_hosts[0], port=where.redis_port, socket_timeout=5)
+def redis_password(environment: environments.Environment) -> str:
+    return secrets.redis_password(environment)
+
+
+@pytest.fixture(scope="session")
+def redis_client(where: endpoints.Endpoints, redis_password: str) -> redis.Redis:
+    """The environment's Redis as the serving path sees it (a cluster client in cluster
+    mode, logged in as the environment's user)."""
+    return where.redis_client(redis_password)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,12 @@
 """Per-group host checks over the environment's Ansible inventory (testinfra): the
-service's process runs as its user, listens where clients expect it, and owns its data."""
+service's process runs as its user, listens where clients expect it, its configuration
+is in place, and it owns its data. Failures name the host, the component and what to
+check first."""
 
 from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
 
 import pytest
 import testinfra
@@ -10,16 +15,40 @@ from recstack import health
 from recstack.endpoints import Endpoints
 from recstack.environments import Environment
 
-# group -> (process name, user, data directory or None)
+
+@dataclass(frozen=True)
+class Service:
+    process: str
+    user: str
+    config_files: tuple[str, ...]
+    data_dir: str | None = None
+
+
+def _program(group: str) -> str:
+    # How the kit supervises each service where there is no systemd (its CI, local).
+    return f"/etc/supervisor/conf.d/recstack-{group}.conf"
+
+
 SERVICES = {
-    "redis": ("redis-server", "redis", "/var/lib/recstack/redis"),
-    "kafka": ("tansu", "recstack", None),
-    "triton": ("tritonserver", "recstack", None),
+    "redis": Service(
+        "redis-server",
+        "redis",
+        ("/etc/recstack/redis/redis.conf", _program("redis")),
+        "/var/lib/recstack/redis",
+    ),
+    "kafka": Service("tansu", "recstack", (_program("kafka"),)),
+    "triton": Service("tritonserver", "recstack", (_program("triton"),)),
 }
 
 
-def _hosts(environment: Environment, group: str) -> list:
-    return testinfra.get_hosts([f"ansible://{group}"], ansible_inventory=str(environment.inventory))
+@functools.cache
+def _hosts(inventory: str, group: str) -> tuple:
+    return tuple(testinfra.get_hosts([f"ansible://{group}"], ansible_inventory=inventory))
+
+
+@pytest.fixture(scope="module")
+def hosts_of(environment: Environment):
+    return lambda group: _hosts(str(environment.inventory), group)
 
 
 def _ports(where: Endpoints, group: str) -> list[int]:
@@ -30,45 +59,65 @@ def _ports(where: Endpoints, group: str) -> list[int]:
     }[group]
 
 
+def _run(host, command: str) -> str:
+    result = host.run(command)
+    assert result.rc == 0, f"{host.backend.hostname}: `{command}` failed: {result.stderr}"
+    return result.stdout
+
+
 @pytest.mark.parametrize("group", sorted(SERVICES))
-def test_service_process_runs_as_its_user(environment: Environment, group: str) -> None:
-    name, user, _ = SERVICES[group]
-    for host in _hosts(environment, group):
-        processes = host.process.filter(comm=name)
-        assert processes, (
-            f"{group} on {host.backend.hostname}: no {name} process → {health.service_hint(group)}"
+def test_service_process_runs_as_its_user(hosts_of, group: str) -> None:
+    service = SERVICES[group]
+    for host in hosts_of(group):
+        users = sorted(set(host.run(f"ps -C {service.process} -o user=").stdout.split()))
+        assert users, (
+            f"{group} on {host.backend.hostname}: no {service.process} process → "
+            f"{health.service_hint(group)}"
         )
-        users = sorted({p.user for p in processes})
-        assert users == [user], (
-            f"{group} on {host.backend.hostname}: {name} runs as {users}, expected {user} → "
-            f"check the program's user in /etc/supervisor/conf.d/recstack-{group}.conf"
+        assert users == [service.user], (
+            f"{group} on {host.backend.hostname}: {service.process} runs as {users}, expected "
+            f"{service.user} → check the program's user in {_program(group)}"
         )
 
 
 @pytest.mark.parametrize("group", sorted(SERVICES))
-def test_service_listens_where_clients_connect(
-    environment: Environment, where: Endpoints, group: str
-) -> None:
-    for host in _hosts(environment, group):
+def test_service_listens_where_clients_connect(hosts_of, where: Endpoints, group: str) -> None:
+    for host in hosts_of(group):
         address = host.ansible.get_variables().get("recstack_bind_address", "127.0.0.1")
+        # Local addresses of listening TCP sockets; gRPC binds IPv4 as IPv4-mapped IPv6.
+        listening = {
+            line.split()[3].replace("[::ffff:", "").replace("]", "")
+            for line in _run(host, "ss -ltnH").splitlines()
+        }
         for port in _ports(where, group):
-            # gRPC servers bind IPv4 addresses as IPv4-mapped IPv6 sockets.
-            specs = (f"tcp://{address}:{port}", f"tcp://::ffff:{address}:{port}")
-            assert any(host.socket(spec).is_listening for spec in specs), (
+            assert f"{address}:{port}" in listening, (
                 f"{group} on {host.backend.hostname}: nothing listens on {address}:{port} → "
                 f"is recstack-{group} running and bound to {address}?"
             )
 
 
-def test_redis_data_directory_belongs_to_redis(environment: Environment) -> None:
-    _, user, data_dir = SERVICES["redis"]
-    for host in _hosts(environment, "redis"):
-        directory = host.file(data_dir)
-        assert directory.is_directory, (
-            f"redis on {host.backend.hostname}: {data_dir} is missing → the redis role creates "
-            "it; rerun `recstack up` and check its output"
-        )
-        assert directory.user == user, (
-            f"redis on {host.backend.hostname}: {data_dir} belongs to {directory.user}, not "
-            f"{user} → Redis cannot write its append-only file; rerun `recstack up`"
-        )
+@pytest.mark.parametrize("group", sorted(SERVICES))
+def test_service_configuration_and_data_are_in_place(hosts_of, group: str) -> None:
+    """Configuration files root-owned and not writable by others; the data directory
+    owned by the service's user (or it cannot write)."""
+    service = SERVICES[group]
+    paths = [*service.config_files, *([service.data_dir] if service.data_dir else [])]
+    for host in hosts_of(group):
+        result = host.run("stat -c '%n|%U|%a|%F' " + " ".join(paths))
+        found = {line.split("|")[0]: line.split("|")[1:] for line in result.stdout.splitlines()}
+        for path in paths:
+            assert path in found, (
+                f"{group} on {host.backend.hostname}: {path} is missing → rerun `recstack up` "
+                "and check its output"
+            )
+            owner, mode, kind = found[path]
+            if path == service.data_dir:
+                assert kind == "directory" and owner == service.user, (
+                    f"{group} on {host.backend.hostname}: {path} belongs to {owner}, not "
+                    f"{service.user} → the service cannot write its data; rerun `recstack up`"
+                )
+            else:
+                assert owner == "root" and not int(mode, 8) & 0o002, (
+                    f"{group} on {host.backend.hostname}: {path} ({owner}, {mode}) must be "
+                    "root's and not writable by others → rerun `recstack up`"
+                )

@@ -9,9 +9,9 @@ from recstack.endpoints import Endpoints
 EXPECTED_MODELS = {ENSEMBLE, *STAGES}
 
 
-def test_redis_answers(where: Endpoints) -> None:
+def test_redis_answers(where: Endpoints, redis_password: str) -> None:
     for host in where.redis_hosts:
-        check = health.check_redis(host, where.redis_port)
+        check = health.check_redis(where, host, redis_password)
         assert check.ok, f"redis {check.endpoint}: {check.detail} → {check.hint}"
 
 

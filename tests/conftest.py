@@ -21,7 +21,7 @@ def local() -> endpoints.Endpoints:
 
 @pytest.fixture(scope="session")
 def live_redis(local: endpoints.Endpoints) -> redis.Redis:
-    return redis.Redis(host=local.redis_hosts[0], port=local.redis_port, socket_timeout=5)
+    return local.redis_client()
 
 
 @pytest.fixture(scope="session")

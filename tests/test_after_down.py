@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ import yaml
 
 pytestmark = pytest.mark.after_down
 
-GROUP_VARS = Path(__file__).resolve().parent.parent / "inventories/local/group_vars/all.yml"
+GROUP_VARS = Path(__file__).resolve().parent.parent / "inventories/common/group_vars/all.yml"
 PORT_VARS = (
     "redis_port",
     "kafka_port",
@@ -24,9 +24,22 @@ PORTS = [yaml.safe_load(GROUP_VARS.read_text())[name] for name in PORT_VARS]
 PROCESSES = {"redis-server", "tansu", "tritonserver", "triton_python_b"}
 
 
+def _local_process_names() -> set[str]:
+    """Names of processes in this machine's own network namespace (a testbed's hosts run
+    the same services in namespaces of their own)."""
+    own = os.readlink("/proc/self/ns/net")
+    names = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and os.readlink(proc / "ns" / "net") == own:
+                names.add((proc / "comm").read_text().strip())
+        except OSError:  # the process ended meanwhile
+            continue
+    return names
+
+
 def test_no_service_process_is_left() -> None:
-    running = subprocess.run(["ps", "-eo", "comm="], capture_output=True, text=True, check=True)
-    left = PROCESSES & set(running.stdout.split())
+    left = PROCESSES & _local_process_names()
     assert not left, f"still running after down: {sorted(left)}"
 
 

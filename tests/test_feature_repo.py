@@ -14,7 +14,7 @@ from pipelines import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "roles" / "feature_store" / "templates"
-GROUP_VARS = ROOT / "inventories" / "local" / "group_vars" / "trainer.yml"
+GROUP_VARS = ROOT / "inventories" / "common" / "group_vars" / "trainer.yml"
 
 
 @pytest.fixture(scope="module")

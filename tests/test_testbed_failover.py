@@ -1,0 +1,187 @@
+"""Failover on the deployed testbed: a Redis master dies while recommendations are being
+requested in a loop. The serving path keeps answering (retrying, then labelling a
+degraded answer), a replica takes over, and the old master rejoins as a replica.
+
+Needs `recstack testbed up` and `recstack up testbed`. Writes what it measured to
+.recstack/testbed/failover.json and prints it: the cluster's failover time, the window
+in which answers were slow or degraded, and the failed requests (the goal is zero).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import pytest
+
+from pipelines.serving import keys
+from recstack import client, endpoints, environments, secrets, testbed
+
+pytestmark = pytest.mark.testbed_deployed
+
+# Requests slower than this count as affected (normal answers take a few milliseconds).
+SLOW_S = 0.5
+
+
+@dataclass
+class Outcome:
+    at: float
+    seconds: float
+    ok: bool
+    degraded: bool
+
+
+@dataclass
+class Report:
+    killed_master: str
+    cluster_failover_s: float
+    rejoined_s: float
+    requests: int
+    failed: int
+    degraded: int
+    slow: int
+    affected_window_s: float
+    max_latency_s: float
+
+
+def _nodes(where: endpoints.Endpoints, password: str, host: str) -> list[dict]:
+    lines = where.redis_client(password, host=host).execute_command("CLUSTER", "NODES").decode()
+    nodes = []
+    for line in lines.splitlines():
+        fields = line.split()
+        nodes.append(
+            {
+                "id": fields[0],
+                "host": fields[1].split(":")[0],
+                "flags": set(fields[2].split(",")),
+                "master_id": fields[3],
+                "slots": fields[8:],
+            }
+        )
+    return nodes
+
+
+def _cluster_ok(where: endpoints.Endpoints, password: str, host: str) -> bool:
+    try:
+        info = where.redis_client(password, host=host).execute_command("CLUSTER", "INFO").decode()
+    except Exception:  # the node itself may be the one down
+        return False
+    return "cluster_state:ok" in info
+
+
+def _request_loop(
+    url: str, users: list[int], outcomes: list[Outcome], stop: threading.Event
+) -> None:
+    index = 0
+    while not stop.is_set():
+        user = users[index % len(users)]
+        index += 1
+        started = time.monotonic()
+        try:
+            (rec,) = client.recommend(url, [user], timeout_s=15)
+            outcomes.append(Outcome(started, time.monotonic() - started, True, rec.degraded))
+        except Exception:  # a failed request is what this test counts
+            outcomes.append(Outcome(started, time.monotonic() - started, False, False))
+        time.sleep(0.02)
+
+
+def test_killing_a_redis_master_keeps_recommendations_flowing() -> None:
+    environment = environments.get("testbed")
+    where = endpoints.load(environment)
+    password = secrets.redis_password(environment)
+    seed = where.redis_hosts[0]
+    cluster = where.redis_client(password)
+    users = sorted(
+        int(k.rsplit(b":", 1)[1])
+        for k in cluster.scan_iter(
+            f"{keys.seen(where.key_prefix, 0).rsplit(':', 1)[0]}:*", count=1000
+        )
+    )[:64]
+    masters = [n for n in _nodes(where, password, seed) if "master" in n["flags"] and n["slots"]]
+    # Kill a master other than the seed the clients learn the cluster from.
+    victim = next(n for n in masters if n["host"] != seed)
+    victim_host = next(h for h in testbed.HOSTS if str(h.address) == victim["host"])
+    observer = next(h for h in where.redis_hosts if h != victim["host"])
+
+    outcomes: list[Outcome] = []
+    stop = threading.Event()
+    loop = threading.Thread(target=_request_loop, args=(where.grpc_url(), users, outcomes, stop))
+    loop.start()
+    try:
+        time.sleep(2.0)  # a baseline of normal answers
+        killed_at = time.monotonic()
+        # SIGKILL, then keep it down (supervisor would restart it before any failover).
+        result = testbed.run_on(
+            victim_host, "pkill -9 -x redis-server; supervisorctl stop recstack-redis"
+        )
+        assert result.returncode == 0, result.stderr
+        deadline = killed_at + 30
+        promoted = None
+        while time.monotonic() < deadline:
+            nodes = _nodes(where, password, observer)
+            promoted = next(
+                (
+                    n
+                    for n in nodes
+                    if "master" in n["flags"]
+                    and n["slots"]
+                    and n["id"] != victim["id"]
+                    and n["host"] not in {m["host"] for m in masters}
+                ),
+                None,
+            )
+            if promoted and _cluster_ok(where, password, observer):
+                break
+            time.sleep(0.1)
+        failover_s = time.monotonic() - killed_at
+        assert promoted is not None, "no replica took over the killed master's slots within 30 s"
+        time.sleep(3.0)  # answers after the failover
+    finally:
+        stop.set()
+        loop.join()
+        restarted_at = time.monotonic()
+        testbed.run_on(victim_host, "supervisorctl start recstack-redis")
+
+    deadline = restarted_at + 60
+    while time.monotonic() < deadline:
+        nodes = _nodes(where, password, observer)
+        rejoined = next(n for n in nodes if n["id"] == victim["id"])
+        if (
+            "slave" in rejoined["flags"]
+            and "fail" not in rejoined["flags"]
+            and all(_cluster_ok(where, password, h) for h in where.redis_hosts)
+        ):
+            break
+        time.sleep(0.2)
+    rejoined_s = time.monotonic() - restarted_at
+
+    affected = [o for o in outcomes if not o.ok or o.degraded or o.seconds > SLOW_S]
+    report = Report(
+        killed_master=victim["host"],
+        cluster_failover_s=round(failover_s, 2),
+        rejoined_s=round(rejoined_s, 2),
+        requests=len(outcomes),
+        failed=sum(not o.ok for o in outcomes),
+        degraded=sum(o.degraded for o in outcomes),
+        slow=sum(o.seconds > SLOW_S for o in outcomes),
+        affected_window_s=round(
+            max(o.at + o.seconds for o in affected) - min(o.at for o in affected), 2
+        )
+        if affected
+        else 0.0,
+        max_latency_s=round(max(o.seconds for o in outcomes), 2),
+    )
+    (environment.state_dir / "failover.json").write_text(json.dumps(asdict(report), indent=2))
+    print(json.dumps(asdict(report), indent=2))
+
+    assert report.requests > 50
+    assert report.failed == 0, f"{report.failed} requests failed during the failover"
+    # The old master is back, as a replica on another host than its new master.
+    nodes = _nodes(where, password, observer)
+    rejoined = next(n for n in nodes if n["id"] == victim["id"])
+    assert "slave" in rejoined["flags"] and "fail" not in rejoined["flags"], rejoined
+    new_master = next(n for n in nodes if n["id"] == rejoined["master_id"])
+    assert new_master["host"] != rejoined["host"]
+    assert all(_cluster_ok(where, password, h) for h in where.redis_hosts)
