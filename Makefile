@@ -68,15 +68,16 @@ idempotence: venv
 # The multi-host testbed, end to end: namespace isolation, a deployment over SSH (Redis
 # cluster with ACL, broker, two Triton hosts), its smoke tests, a Redis master killed
 # under load, a redeployment that must change nothing, and a teardown that leaves
-# nothing behind.
+# nothing behind. The testbed comes down even when a step fails.
 testbed: venv
-	$(BIN)/pytest tests -m testbed -q
-	$(BIN)/recstack testbed up
-	$(BIN)/recstack up testbed
-	$(BIN)/recstack smoke testbed
-	$(BIN)/pytest tests -m testbed_deployed -q -s
-	$(BIN)/recstack up testbed --expect-no-changes
-	$(BIN)/recstack testbed down
+	@set -e; trap '$(BIN)/recstack testbed down' EXIT; \
+	$(BIN)/pytest tests -m testbed -q; \
+	$(BIN)/recstack testbed up; \
+	$(BIN)/recstack up testbed; \
+	$(BIN)/recstack smoke testbed; \
+	$(BIN)/pytest tests -m testbed_deployed -q -s; \
+	$(BIN)/recstack up testbed --expect-no-changes; \
+	$(BIN)/recstack testbed down; \
 	$(BIN)/python -c 'from recstack import testbed; left = testbed.leftovers(); assert not left, left'
 
 # The whole proof: static checks and unit tests, then a real deployment that must pass

@@ -14,7 +14,8 @@ import platform
 import time
 from pathlib import Path
 
-from recstack import endpoints, environments, secrets
+from pipelines.serving import keys
+from recstack import endpoints, environments, health, secrets
 
 from . import features, serving
 
@@ -65,11 +66,9 @@ def main() -> None:
     env = environments.get(args.env)
     where = endpoints.load(env)
     client = where.redis_client(secrets.redis_password(env))
-    user_ids = sorted(
-        int(k.rsplit(b":", 1)[1])
-        for k in client.scan_iter(f"{where.key_prefix}:seen:*", count=1000)
-    )
-    model = {k.decode(): v.decode() for k, v in client.hgetall(f"{where.key_prefix}:model").items()}
+    user_ids = health.users_with_history(client, where.key_prefix)
+    deployed = client.hgetall(keys.model(where.key_prefix))
+    model = {k.decode(): v.decode() for k, v in deployed.items()}
     urls = {"grpc": where.grpc_url(), "http": where.http_url()}
 
     report: dict = {

@@ -85,6 +85,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class RedisConfig:
+    # A host, or in cluster mode a comma-separated list of seed nodes.
     host: str = "127.0.0.1"
     port: int = 6379
     # The password (and ACL user name) come from the environment, RECSTACK_REDIS_PASSWORD

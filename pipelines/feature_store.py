@@ -9,6 +9,7 @@ The Feast repository itself (feature_store.yaml and the definitions) is rendered
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ import yaml
 
 from . import schema
 from .config import PipelineConfig
-from .online import redis_connection
+from .online import redis_connection, redis_password
 from .serving import keys
 from .steps import StepResult, fingerprint
 
@@ -31,6 +32,9 @@ class FeatureStoreError(RuntimeError):
 
 
 def sync(cfg: PipelineConfig, repo: Path) -> StepResult:
+    # feature_store.yaml names ${RECSTACK_REDIS_PASSWORD}; Feast expands it from the
+    # environment of this process (and of `feast apply`, which inherits it).
+    os.environ["RECSTACK_REDIS_PASSWORD"] = redis_password()
     applied = _apply(repo)
     materialized = _materialize(cfg, repo, force=applied)
     return StepResult(

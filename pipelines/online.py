@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from .config import RedisConfig
 from .serving import redis_client
 
 
+def redis_password() -> str:
+    """RECSTACK_REDIS_PASSWORD, or the content of RECSTACK_REDIS_PASSWORD_FILE (how the
+    pipelines role passes it: an environment prefix would show in the process list)."""
+    if os.environ.get("RECSTACK_REDIS_PASSWORD"):
+        return os.environ["RECSTACK_REDIS_PASSWORD"]
+    path = os.environ.get("RECSTACK_REDIS_PASSWORD_FILE")
+    return Path(path).read_text().strip() if path else ""
+
+
 def redis_connection(config: RedisConfig):
     """A Redis (or cluster) client for `config`; the password comes from the environment
-    (RECSTACK_REDIS_PASSWORD) so it never sits in a rendered config file."""
+    (see redis_password) so it never sits in a rendered config file."""
     env = {
         "RECSTACK_REDIS_HOST": config.host,
         "RECSTACK_REDIS_PORT": str(config.port),
         "RECSTACK_REDIS_CLUSTER": "1" if config.cluster else "0",
         "RECSTACK_REDIS_USERNAME": os.environ.get("RECSTACK_REDIS_USERNAME", ""),
-        "RECSTACK_REDIS_PASSWORD": os.environ.get("RECSTACK_REDIS_PASSWORD", ""),
+        "RECSTACK_REDIS_PASSWORD": redis_password(),
         # Bulk writes (publish, batch) take longer than a serving read, and a batch job
         # can afford to wait out a short blip.
         "RECSTACK_REDIS_TIMEOUT_S": "30",

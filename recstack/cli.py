@@ -61,7 +61,8 @@ def _progress(kind: str, outcome: TaskOutcome | None) -> None:
 
 
 def _play(env: environments.Environment, playbook: str) -> PlaybookResult:
-    return _require_ok(run_playbook(env, playbook, _progress, secrets.load(env)))
+    extravars = {"recstack_state_dir": str(env.state_dir), **secrets.load(env)}
+    return _require_ok(run_playbook(env, playbook, _progress, extravars))
 
 
 def _require_ok(result: PlaybookResult) -> PlaybookResult:
@@ -193,8 +194,12 @@ def smoke(
         typer.Option(help="JUnit XML report path (default .recstack/<env>/smoke-junit.xml)"),
     ] = None,
 ) -> None:
-    """Run the smoke tests against a deployed environment; exits with pytest's status."""
+    """Run the smoke tests against a deployed environment (a name, or a path to an
+    inventory directory); exits with pytest's status."""
     environment = _environment(env)
+    if not environment.endpoints_file.exists():
+        # An environment deployed from elsewhere: derive its endpoints from the inventory.
+        _play(environment, "endpoints.yml")
     report = junit or str(environment.state_dir / "smoke-junit.xml")
     command = [
         sys.executable,
@@ -202,7 +207,7 @@ def smoke(
         "pytest",
         str(PROJECT_ROOT / "smoke_tests"),
         "--env",
-        env,
+        str(environment.inventory_dir or env),
         f"--junitxml={report}",
         "-q",
         "-p",

@@ -64,7 +64,7 @@ class Endpoints:
         user), like the serving path's; `host` picks one node instead of the seed."""
         return redis_client.client_from_env(
             {
-                "RECSTACK_REDIS_HOST": host or self.redis_hosts[0],
+                "RECSTACK_REDIS_HOST": host or ",".join(self.redis_hosts),
                 "RECSTACK_REDIS_PORT": str(self.redis_port),
                 "RECSTACK_REDIS_CLUSTER": "1" if self.redis_cluster and host is None else "0",
                 "RECSTACK_REDIS_USERNAME": self.redis_user,

@@ -27,6 +27,8 @@ class Environment:
     name: str
     description: str
     cloud: bool = False
+    # An inventory directory given by path (`recstack smoke path/to/inventory`).
+    inventory_dir: Path | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -36,6 +38,8 @@ class Environment:
     @property
     def inventory(self) -> Path:
         """The environment's own inventory: its hosts and its settings."""
+        if self.inventory_dir is not None:
+            return self.inventory_dir
         if self.cloud:
             return self.state_dir / "inventory"
         return PROJECT_ROOT / "inventories" / self.name
@@ -72,5 +76,11 @@ def get(name: str) -> Environment:
         return LOCAL[name]
     if name in cloud_stacks():
         return Environment(name, f"AWS stack from Pulumi.{name}.yaml", cloud=True)
+    path = Path(name).resolve()
+    if (path / "hosts.yml").is_file():
+        return Environment(path.name, f"the inventory in {path}", inventory_dir=path)
     known = ", ".join([*sorted(LOCAL), *cloud_stacks()])
-    raise UnknownEnvironment(f"unknown environment {name!r}; known: {known}")
+    raise UnknownEnvironment(
+        f"unknown environment {name!r}; known: {known}, or a path to an inventory directory "
+        "with a hosts.yml"
+    )

@@ -12,6 +12,8 @@ import redis
 import tritonclient.http as httpclient
 from confluent_kafka.admin import AdminClient
 
+from pipelines.serving import keys
+
 from .endpoints import Endpoints
 
 
@@ -49,6 +51,30 @@ def check_redis(where: Endpoints, host: str, password: str) -> Check:
             str(exc),
             service_hint("redis"),
         )
+
+
+def users_with_history(client, key_prefix: str) -> list[int]:
+    """Every user with an interaction history (a `seen` set), smallest id first."""
+    pattern = keys.seen_pattern(key_prefix)
+    return sorted(int(k.rsplit(b":", 1)[1]) for k in client.scan_iter(pattern, count=1000))
+
+
+def cluster_nodes(client) -> list[dict]:
+    """CLUSTER NODES of one node, parsed: id, host, flags, master_id, link, slots."""
+    nodes = []
+    for line in client.execute_command("CLUSTER", "NODES").decode().splitlines():
+        fields = line.split()
+        nodes.append(
+            {
+                "id": fields[0],
+                "host": fields[1].split(":")[0],
+                "flags": set(fields[2].split(",")),
+                "master_id": fields[3],
+                "link": fields[7],
+                "slots": fields[8:],
+            }
+        )
+    return nodes
 
 
 def kafka_topics(bootstrap: str, timeout_s: float = 5.0) -> set[str]:

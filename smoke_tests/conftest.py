@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from pipelines.serving import keys
-from recstack import endpoints, environments, secrets
+from recstack import endpoints, environments, health, secrets
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,8 +79,10 @@ def sampled_users(
     request: pytest.FixtureRequest, redis_client: redis.Redis, where: endpoints.Endpoints
 ) -> list[int]:
     """Users with an interaction history (they have a `seen` set), sampled reproducibly."""
-    pattern = keys.seen(where.key_prefix, 0).rsplit(":", 1)[0] + ":*"
-    users = sorted(int(k.rsplit(b":", 1)[1]) for k in redis_client.scan_iter(pattern, count=1000))
-    assert users, f"redis: no keys matching {pattern} — the publish step wrote no histories"
+    users = health.users_with_history(redis_client, where.key_prefix)
+    assert users, (
+        f"redis: no keys matching {keys.seen_pattern(where.key_prefix)} — the publish step "
+        "wrote no histories; check the pipelines play output of `recstack up`"
+    )
     count = min(request.config.getoption("--sample-users"), len(users))
     return random.Random(0).sample(users, count)

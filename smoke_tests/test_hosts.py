@@ -121,3 +121,28 @@ def test_service_configuration_and_data_are_in_place(hosts_of, group: str) -> No
                     f"{group} on {host.backend.hostname}: {path} ({owner}, {mode}) must be "
                     "root's and not writable by others → rerun `recstack up`"
                 )
+
+
+def test_trainers_hold_the_pipelines_and_keep_the_redis_password_private(hosts_of) -> None:
+    """The trainer runs no service: its pipeline environment and config are in place, and
+    the Redis password file the steps read is root's alone."""
+    paths = {
+        "/etc/recstack/pipeline.yml": "644",
+        "/opt/recstack/app/venv/bin/python": None,
+        "/opt/recstack/app/redis-password": "600",
+    }
+    for host in hosts_of("trainer"):
+        found = {
+            line.split("|")[0]: line.split("|")[1:]
+            for line in host.run("stat -L -c '%n|%U|%a' " + " ".join(paths)).stdout.splitlines()
+        }
+        for path, mode in paths.items():
+            assert path in found, (
+                f"trainer on {host.backend.hostname}: {path} is missing → rerun `recstack up` "
+                "and check the pipelines play"
+            )
+            owner, actual = found[path]
+            assert owner == "root" and (mode is None or actual == mode), (
+                f"trainer on {host.backend.hostname}: {path} is {owner}, mode {actual}; expected "
+                f"root, mode {mode} → rerun `recstack up`"
+            )

@@ -11,9 +11,9 @@ import testinfra
 from recstack.endpoints import Endpoints
 from recstack.environments import Environment
 
-# The trainer's own environment (roles/pipelines installs confluent-kafka there).
+# The trainer's own environment (roles/pipelines installs the project, with confluent-kafka,
+# into <pipelines_install_dir>/venv; the default directory is /opt/recstack/app).
 PYTHON = "/opt/recstack/app/venv/bin/python"
-TOPIC = "recstack.interactions"
 
 ROUND_TRIP = """
 import json, sys, time
@@ -37,9 +37,14 @@ consumer.close()
 """
 
 
+# The deployment's topic for probes, which nothing else consumes.
+PROBES = "recstack.probes"
+
+
 def test_trainers_produce_and_consume_through_the_broker(
     environment: Environment, where: Endpoints
 ) -> None:
+    assert PROBES in where.kafka_topics, f"kafka: the deployment creates no {PROBES} topic"
     trainers = testinfra.get_hosts(
         ["ansible://trainer"], ansible_inventory=str(environment.inventory)
     )
@@ -47,7 +52,7 @@ def test_trainers_produce_and_consume_through_the_broker(
     for host in trainers:
         marker = uuid.uuid4().hex
         result = host.run(
-            f"{PYTHON} -c {shlex.quote(ROUND_TRIP)} {where.kafka_bootstrap} {TOPIC} {marker}"
+            f"{PYTHON} -c {shlex.quote(ROUND_TRIP)} {where.kafka_bootstrap} {PROBES} {marker}"
         )
         assert result.rc == 0 and result.stdout.strip() == "ok", (
             f"kafka from {host.backend.hostname}: the round trip through {where.kafka_bootstrap} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from recstack import health
 from recstack.endpoints import Endpoints
 
 SLOTS = 16384
@@ -14,20 +15,7 @@ SLOTS = 16384
 def nodes(where: Endpoints, redis_password: str) -> list[dict]:
     if not where.redis_cluster:
         pytest.skip("this environment runs a standalone Redis")  # nothing to check
-    seed = where.redis_client(redis_password, host=where.redis_hosts[0])
-    return [_parse(line) for line in seed.execute_command("CLUSTER", "NODES").decode().splitlines()]
-
-
-def _parse(line: str) -> dict:
-    fields = line.split()
-    return {
-        "id": fields[0],
-        "host": fields[1].split(":")[0],
-        "flags": set(fields[2].split(",")),
-        "master_id": fields[3],
-        "link": fields[7],
-        "slots": fields[8:],
-    }
+    return health.cluster_nodes(where.redis_client(redis_password, host=where.redis_hosts[0]))
 
 
 def test_cluster_state_is_ok_on_every_node(where: Endpoints, redis_password: str) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from recstack import endpoints, environments
+from recstack import endpoints, environments, health
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +27,7 @@ def live_redis(local: endpoints.Endpoints) -> redis.Redis:
 @pytest.fixture(scope="session")
 def known_users(local: endpoints.Endpoints, live_redis: redis.Redis) -> list[int]:
     """Users with an interaction history, smallest ids first."""
-    pattern = f"{local.key_prefix}:seen:*"
-    return sorted(int(k.rsplit(b":", 1)[1]) for k in live_redis.scan_iter(pattern, count=1000))
+    return health.users_with_history(live_redis, local.key_prefix)
 
 
 @pytest.fixture(scope="session")

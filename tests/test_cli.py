@@ -29,3 +29,14 @@ def test_recommend_needs_a_user() -> None:
     result = CliRunner().invoke(app, ["recommend"])
     assert result.exit_code != 0
     assert "--user" in result.output
+
+
+def test_an_inventory_directory_is_an_environment(tmp_path) -> None:
+    inventory = tmp_path / "on-call"
+    inventory.mkdir()
+    (inventory / "hosts.yml").write_text("all: {}\n")
+    env = get(str(inventory))
+    assert env.inventory == inventory and env.name == "on-call"
+    assert env.inventories[-1] == inventory  # read after the shared settings
+    with pytest.raises(UnknownEnvironment, match="a path to an inventory directory"):
+        get(str(tmp_path / "nowhere"))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
+from redis.exceptions import SlotNotCoveredError
 
 from pipelines.serving import feast_layout, keys
 from pipelines.serving.filtering import Exclusions
@@ -45,14 +46,15 @@ def test_a_redis_that_comes_back_within_the_budget_is_waited_for(tmp_path: Path)
             )
         )
 
-    threading.Thread(target=start_later).start()
+    starter = threading.Thread(target=start_later)
+    starter.start()
     client = _client(port)
     began = time.monotonic()
     try:
         assert with_retries(client.ping, budget_s=5.0) is True
-        assert time.monotonic() - began >= 0.5
+        assert time.monotonic() - began >= 0.5  # it did wait for the server
     finally:
-        time.sleep(0.1)
+        starter.join()
         for process in started:
             process.terminate()
             process.wait(timeout=10)
@@ -86,3 +88,23 @@ def test_exclusions_fall_back_to_the_last_known_blocklist(redis_server: tuple[st
     assert degraded is True
     assert excluded.tolist() == [7]  # still never recommends a blocked item
     assert seen[0].tolist() == []  # the history could not be read
+
+
+def test_cluster_errors_count_as_transient() -> None:
+    """The cluster client raises its own exceptions (not RedisErrors) while slots move."""
+    attempts = []
+
+    def read() -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise SlotNotCoveredError("slot 42 not covered")
+        return "ok"
+
+    assert with_retries(read, budget_s=2.0, pause_s=0.01) == "ok"
+    assert len(attempts) == 3
+
+
+def test_a_stage_that_never_read_redis_still_excludes_the_exported_blocklist() -> None:
+    exclusions = Exclusions(_client(_free_port()), "res", budget_s=0.2, known_blocked=[9, 4])
+    _, excluded, degraded = exclusions.fetch([1])
+    assert degraded and excluded.tolist() == [4, 9]

@@ -132,8 +132,9 @@ def test_boot_script_overlays_private_dirs_and_hands_pid1_to_tini() -> None:
 def test_cli_has_testbed_up_and_down() -> None:
     result = CliRunner().invoke(app, ["testbed", "--help"])
     assert result.exit_code == 0
-    assert "up" in result.output
-    assert "down" in result.output
+    # Each sub-command is listed with its own help line.
+    assert "Start the testbed hosts" in result.output
+    assert "Remove the testbed" in result.output
 
 
 # --- integration: the real testbed ---------------------------------------------------

@@ -1,6 +1,7 @@
 """Failover on the deployed testbed: a Redis master dies while recommendations are being
-requested in a loop. The serving path keeps answering (retrying, then labelling a
-degraded answer), a replica takes over, and the old master rejoins as a replica.
+requested from both Triton hosts. The serving path keeps answering (retrying, then
+labelling a degraded answer), a replica takes over, and the old master rejoins as a
+replica.
 
 Needs `recstack testbed up` and `recstack up testbed`. Writes what it measured to
 .recstack/testbed/failover.json and prints it: the cluster's failover time, the window
@@ -17,12 +18,13 @@ from dataclasses import asdict, dataclass
 import pytest
 
 from pipelines.serving import keys
-from recstack import client, endpoints, environments, secrets, testbed
+from recstack import client, endpoints, environments, health, secrets, testbed
 
 pytestmark = pytest.mark.testbed_deployed
 
 # Requests slower than this count as affected (normal answers take a few milliseconds).
 SLOW_S = 0.5
+CLIENTS_PER_TRITON = 2
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Outcome:
     seconds: float
     ok: bool
     degraded: bool
+    blocked_items: int
 
 
 @dataclass
@@ -39,28 +42,12 @@ class Report:
     cluster_failover_s: float
     rejoined_s: float
     requests: int
+    requests_during_failover: int
     failed: int
     degraded: int
     slow: int
     affected_window_s: float
     max_latency_s: float
-
-
-def _nodes(where: endpoints.Endpoints, password: str, host: str) -> list[dict]:
-    lines = where.redis_client(password, host=host).execute_command("CLUSTER", "NODES").decode()
-    nodes = []
-    for line in lines.splitlines():
-        fields = line.split()
-        nodes.append(
-            {
-                "id": fields[0],
-                "host": fields[1].split(":")[0],
-                "flags": set(fields[2].split(",")),
-                "master_id": fields[3],
-                "slots": fields[8:],
-            }
-        )
-    return nodes
 
 
 def _cluster_ok(where: endpoints.Endpoints, password: str, host: str) -> bool:
@@ -72,7 +59,7 @@ def _cluster_ok(where: endpoints.Endpoints, password: str, host: str) -> bool:
 
 
 def _request_loop(
-    url: str, users: list[int], outcomes: list[Outcome], stop: threading.Event
+    url: str, users: list[int], blocked: set[int], outcomes: list[Outcome], stop: threading.Event
 ) -> None:
     index = 0
     while not stop.is_set():
@@ -81,9 +68,10 @@ def _request_loop(
         started = time.monotonic()
         try:
             (rec,) = client.recommend(url, [user], timeout_s=15)
-            outcomes.append(Outcome(started, time.monotonic() - started, True, rec.degraded))
+            shown = len(blocked & set(rec.item_ids))
+            outcomes.append(Outcome(started, time.monotonic() - started, True, rec.degraded, shown))
         except Exception:  # a failed request is what this test counts
-            outcomes.append(Outcome(started, time.monotonic() - started, False, False))
+            outcomes.append(Outcome(started, time.monotonic() - started, False, False, 0))
         time.sleep(0.02)
 
 
@@ -91,24 +79,31 @@ def test_killing_a_redis_master_keeps_recommendations_flowing() -> None:
     environment = environments.get("testbed")
     where = endpoints.load(environment)
     password = secrets.redis_password(environment)
-    seed = where.redis_hosts[0]
     cluster = where.redis_client(password)
-    users = sorted(
-        int(k.rsplit(b":", 1)[1])
-        for k in cluster.scan_iter(
-            f"{keys.seen(where.key_prefix, 0).rsplit(':', 1)[0]}:*", count=1000
-        )
-    )[:64]
-    masters = [n for n in _nodes(where, password, seed) if "master" in n["flags"] and n["slots"]]
-    # Kill a master other than the seed the clients learn the cluster from.
+    users = health.users_with_history(cluster, where.key_prefix)[:64]
+    blocked = {int(i) for i in cluster.smembers(keys.blocked(where.key_prefix))}
+    assert blocked, "the testbed deploys a blocklist; without one this test proves less"
+    seed = where.redis_hosts[0]
+    masters = [
+        n
+        for n in health.cluster_nodes(where.redis_client(password, host=seed))
+        if "master" in n["flags"] and n["slots"]
+    ]
     victim = next(n for n in masters if n["host"] != seed)
     victim_host = next(h for h in testbed.HOSTS if str(h.address) == victim["host"])
     observer = next(h for h in where.redis_hosts if h != victim["host"])
 
     outcomes: list[Outcome] = []
     stop = threading.Event()
-    loop = threading.Thread(target=_request_loop, args=(where.grpc_url(), users, outcomes, stop))
-    loop.start()
+    loops = [
+        threading.Thread(
+            target=_request_loop, args=(where.grpc_url(host), users, blocked, outcomes, stop)
+        )
+        for host in where.triton_hosts
+        for _ in range(CLIENTS_PER_TRITON)
+    ]
+    for loop in loops:
+        loop.start()
     try:
         time.sleep(2.0)  # a baseline of normal answers
         killed_at = time.monotonic()
@@ -117,17 +112,15 @@ def test_killing_a_redis_master_keeps_recommendations_flowing() -> None:
             victim_host, "pkill -9 -x redis-server; supervisorctl stop recstack-redis"
         )
         assert result.returncode == 0, result.stderr
-        deadline = killed_at + 30
         promoted = None
-        while time.monotonic() < deadline:
-            nodes = _nodes(where, password, observer)
+        while time.monotonic() < killed_at + 30:
+            nodes = health.cluster_nodes(where.redis_client(password, host=observer))
             promoted = next(
                 (
                     n
                     for n in nodes
                     if "master" in n["flags"]
                     and n["slots"]
-                    and n["id"] != victim["id"]
                     and n["host"] not in {m["host"] for m in masters}
                 ),
                 None,
@@ -140,13 +133,13 @@ def test_killing_a_redis_master_keeps_recommendations_flowing() -> None:
         time.sleep(3.0)  # answers after the failover
     finally:
         stop.set()
-        loop.join()
+        for loop in loops:
+            loop.join()
         restarted_at = time.monotonic()
         testbed.run_on(victim_host, "supervisorctl start recstack-redis")
 
-    deadline = restarted_at + 60
-    while time.monotonic() < deadline:
-        nodes = _nodes(where, password, observer)
+    while time.monotonic() < restarted_at + 60:
+        nodes = health.cluster_nodes(where.redis_client(password, host=observer))
         rejoined = next(n for n in nodes if n["id"] == victim["id"])
         if (
             "slave" in rejoined["flags"]
@@ -163,6 +156,7 @@ def test_killing_a_redis_master_keeps_recommendations_flowing() -> None:
         cluster_failover_s=round(failover_s, 2),
         rejoined_s=round(rejoined_s, 2),
         requests=len(outcomes),
+        requests_during_failover=sum(killed_at <= o.at <= killed_at + failover_s for o in outcomes),
         failed=sum(not o.ok for o in outcomes),
         degraded=sum(o.degraded for o in outcomes),
         slow=sum(o.seconds > SLOW_S for o in outcomes),
@@ -176,10 +170,12 @@ def test_killing_a_redis_master_keeps_recommendations_flowing() -> None:
     (environment.state_dir / "failover.json").write_text(json.dumps(asdict(report), indent=2))
     print(json.dumps(asdict(report), indent=2))
 
-    assert report.requests > 50
+    # The outage was really exercised: clients kept sending while the cluster failed over.
+    assert report.requests_during_failover >= 2 * len(loops)
     assert report.failed == 0, f"{report.failed} requests failed during the failover"
+    assert not any(o.blocked_items for o in outcomes), "a (degraded) answer showed a blocked item"
     # The old master is back, as a replica on another host than its new master.
-    nodes = _nodes(where, password, observer)
+    nodes = health.cluster_nodes(where.redis_client(password, host=observer))
     rejoined = next(n for n in nodes if n["id"] == victim["id"])
     assert "slave" in rejoined["flags"] and "fail" not in rejoined["flags"], rejoined
     new_master = next(n for n in nodes if n["id"] == rejoined["master_id"])

@@ -121,6 +121,7 @@ def serving_spec(cfg: PipelineConfig, version: str) -> ServingSpec:
         retrieval_candidates=cfg.serving.retrieval_candidates,
         top_k=cfg.serving.top_k,
         max_per_category=cfg.serving.max_per_category,
+        blocklist=cfg.serving.blocklist,
     )
 
 

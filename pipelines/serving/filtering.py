@@ -31,11 +31,14 @@ class Exclusions:
     global exclusions it read (blocked and out-of-stock items change rarely) and no
     per-user history, and says the answer is degraded."""
 
-    def __init__(self, client, prefix: str, budget_s: float) -> None:
+    def __init__(
+        self, client, prefix: str, budget_s: float, known_blocked: Sequence[int] = ()
+    ) -> None:
         self._client = client
         self._prefix = prefix
         self._budget_s = budget_s
-        self._last_excluded = np.array([], dtype=np.int64)
+        # Until the first read: the blocklist the model was exported with.
+        self._last_excluded = np.array(sorted(known_blocked), dtype=np.int64)
 
     def fetch(self, user_ids: Sequence[int]) -> tuple[list, np.ndarray, bool]:
         try:

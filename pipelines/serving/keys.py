@@ -21,6 +21,11 @@ def seen(prefix: str, user_id: int) -> str:
     return f"{prefix}:seen:{user_id}"
 
 
+def seen_pattern(prefix: str) -> str:
+    """SCAN pattern of every user's history key."""
+    return f"{prefix}:seen:*"
+
+
 def blocked(prefix: str) -> str:
     return f"{prefix}:blocked"
 

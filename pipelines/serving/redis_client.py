@@ -1,6 +1,8 @@
 """The serving path's Redis connection, configured by the process environment.
 
-RECSTACK_REDIS_HOST (127.0.0.1), RECSTACK_REDIS_PORT (6379), RECSTACK_REDIS_USERNAME and
+RECSTACK_REDIS_HOST (127.0.0.1; in cluster mode a comma-separated list of seed nodes, so
+a client starts even when one of them is down), RECSTACK_REDIS_PORT (6379),
+RECSTACK_REDIS_USERNAME and
 RECSTACK_REDIS_PASSWORD (empty: no AUTH), RECSTACK_REDIS_CLUSTER ("1": cluster client),
 RECSTACK_REDIS_TIMEOUT_S (1.0) and RECSTACK_REDIS_RETRIES (1).
 The environment, not a file in the model repository, carries them: the password never
@@ -14,15 +16,15 @@ from collections.abc import Mapping
 
 import redis
 from redis.backoff import NoBackoff
-from redis.cluster import RedisCluster
+from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
 
 def client_from_env(env: Mapping[str, str] = os.environ) -> redis.Redis | RedisCluster:
     timeout_s = float(env.get("RECSTACK_REDIS_TIMEOUT_S", "1.0"))
+    hosts = env.get("RECSTACK_REDIS_HOST", "127.0.0.1").split(",")
+    port = int(env.get("RECSTACK_REDIS_PORT", "6379"))
     options = {
-        "host": env.get("RECSTACK_REDIS_HOST", "127.0.0.1"),
-        "port": int(env.get("RECSTACK_REDIS_PORT", "6379")),
         "username": env.get("RECSTACK_REDIS_USERNAME") or None,
         "password": env.get("RECSTACK_REDIS_PASSWORD") or None,
         # A Redis that is down or stuck must fail the request quickly rather than hold a
@@ -33,5 +35,5 @@ def client_from_env(env: Mapping[str, str] = os.environ) -> redis.Redis | RedisC
         "retry": Retry(NoBackoff(), int(env.get("RECSTACK_REDIS_RETRIES", "1"))),
     }
     if env.get("RECSTACK_REDIS_CLUSTER") == "1":
-        return RedisCluster(**options)
-    return redis.Redis(**options)
+        return RedisCluster(startup_nodes=[ClusterNode(h, port) for h in hosts], **options)
+    return redis.Redis(host=hosts[0], port=port, **options)

@@ -15,12 +15,20 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import redis
-from redis.exceptions import ClusterDownError, TryAgainError
+from redis.exceptions import ClusterDownError, RedisClusterException, TryAgainError
 
 T = TypeVar("T")
 
-# Failures a retry can cure: a node down or being replaced, a cluster re-sharding.
-TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ClusterDownError, TryAgainError)
+# Failures a retry can cure: a node down or being replaced, a cluster re-sharding, slots
+# not covered while a replica takes over (the cluster client's own errors are not
+# RedisErrors).
+TRANSIENT = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    ClusterDownError,
+    TryAgainError,
+    RedisClusterException,
+)
 
 
 class RedisUnavailable(RuntimeError):

@@ -33,6 +33,9 @@ class ServingSpec:
     retrieval_candidates: int
     top_k: int
     max_per_category: int
+    # The configured blocklist at export time: what a stage excludes before it has
+    # read the live one from Redis (see filtering.Exclusions).
+    blocklist: tuple[int, ...] = ()
 
     @property
     def user_categoricals(self) -> tuple[str, ...]:
@@ -44,6 +47,6 @@ class ServingSpec:
     @classmethod
     def read(cls, directory: Path) -> ServingSpec:
         raw = json.loads((directory / SPEC_FILE).read_text())
-        for name in ("user_features", "user_dense_features"):
+        for name in ("user_features", "user_dense_features", "blocklist"):
             raw[name] = tuple(raw[name])
         return cls(**raw)

@@ -201,11 +201,17 @@ def stop_namespace(namespace: str, *, timeout: float = 15) -> None:
         time.sleep(0.05)
 
 
+# What a host's launch runs: `ip netns exec` becomes unshare, then the boot shell, tini
+# and sshd.
+_LAUNCHED = frozenset({"ip", "unshare", "bash", "sh", "tini", "sshd"})
+
+
 def stray_processes() -> list[tuple[int, str]]:
     """Testbed processes on this machine, found by their command lines: (pid, name).
 
     Every host's launcher, boot shell, tini and sshd name a path or option that only the
-    testbed uses, so this finds hosts even when their namespace name is gone.
+    testbed uses, so this finds hosts even when their namespace name is gone. Only those
+    programs count: someone reading a host's boot log is not a stray.
     """
     markers = (str(HOSTS_DIR).encode(), AUTHORIZED_KEYS.encode())
     found = []
@@ -217,7 +223,7 @@ def stray_processes() -> list[tuple[int, str]]:
             name = (entry / "comm").read_text().strip()
         except OSError:
             continue  # exited meanwhile
-        if any(marker in cmdline for marker in markers):
+        if name in _LAUNCHED and any(marker in cmdline for marker in markers):
             found.append((int(entry.name), name))
     return found
 

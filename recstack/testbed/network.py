@@ -74,7 +74,9 @@ def namespaces() -> list[str]:
     listing = run(["ip", "netns", "list"], check=False).stdout
     # Lines look like "rs-redis-1 (id: 3)" or just "rs-redis-1".
     names = (line.split()[0] for line in listing.splitlines() if line.strip())
-    return [name for name in names if name.startswith(plan.NAMESPACE_PREFIX)]
+    # Only the plan's own names: a namespace that merely shares the prefix is not ours.
+    ours = {host.namespace for host in plan.HOSTS}
+    return [name for name in names if name in ours]
 
 
 def links() -> list[str]:
@@ -84,7 +86,7 @@ def links() -> list[str]:
     for line in listing.splitlines():
         # "7: rsv-redis-1@if2: <BROADCAST,...>": the name ends at '@' (veth) or ':'.
         name = line.split(":", 2)[1].strip().split("@", 1)[0]
-        if name == plan.BRIDGE or name.startswith(plan.VETH_PREFIX):
+        if name == plan.BRIDGE or name in {host.veth for host in plan.HOSTS}:
             found.append(name)
     return found
 

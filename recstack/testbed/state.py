@@ -1,7 +1,9 @@
 """Where the testbed keeps its files, and the record of what `up` created (state.json).
 
-Everything lives under ``PROJECT_ROOT/.recstack/testbed/`` (gitignored), except the
-generated inventory, which sits with the other inventories so that playbooks find it.
+Everything lives under ``PROJECT_ROOT/.recstack/testbed-hosts/`` (gitignored), except
+the generated inventory, which sits with the other inventories so that playbooks find
+it. ``down`` deletes that directory; what belongs to the *environment* — its secrets,
+endpoints and test reports in ``.recstack/testbed/`` — outlives the hosts.
 The record is written *before* anything is changed and updated as things are created, so
 a teardown after a crash knows, for example, what ``ip_forward`` was before.
 """
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from .. import PROJECT_ROOT
 
-STATE_DIR = PROJECT_ROOT / ".recstack" / "testbed"
+STATE_DIR = PROJECT_ROOT / ".recstack" / "testbed-hosts"
 STATE_FILE = STATE_DIR / "state.json"
 # The client key Ansible and the probes log in with, and the hosts' public keys.
 KEY_FILE = STATE_DIR / "id_ed25519"

@@ -13,8 +13,14 @@ class TritonPythonModel:
         self.inputs = input_names(args)
         spec = ServingSpec.read(version_dir(args))
         self.exclusions = Exclusions(
-            redis_client.client_from_env(), spec.key_prefix, resilience.retry_budget_s()
+            redis_client.client_from_env(),
+            spec.key_prefix,
+            resilience.retry_budget_s(),
+            known_blocked=spec.blocklist,
         )
+        # Read the live exclusions now, so that an outage right after a (re)start still
+        # finds operators' latest blocklist in memory.
+        self.exclusions.fetch([])
 
     def execute(self, requests: list) -> list:
         return run_batched(requests, "filtering", self.inputs, self._handle)
