@@ -104,12 +104,16 @@ def test_killing_a_redis_master_keeps_recommendations_flowing() -> None:
     ]
     for loop in loops:
         loop.start()
+    supervisord_pid: int | None = None
     try:
         time.sleep(2.0)  # a baseline of normal answers
+        supervisord_pid = int(testbed.run_on(victim_host, "supervisorctl pid").stdout)
         killed_at = time.monotonic()
-        # SIGKILL, then keep it down (supervisor would restart it before any failover).
+        # A crash that stays down: freeze supervisord (it would restart Redis before any
+        # failover), then SIGKILL Redis. Stopping the program instead would race with
+        # that restart and could wait out a graceful shutdown of the restarted server.
         result = testbed.run_on(
-            victim_host, "pkill -9 -x redis-server; supervisorctl stop recstack-redis"
+            victim_host, f"kill -STOP {supervisord_pid} && pkill -9 -x redis-server"
         )
         assert result.returncode == 0, result.stderr
         promoted = None
@@ -136,7 +140,9 @@ def test_killing_a_redis_master_keeps_recommendations_flowing() -> None:
         for loop in loops:
             loop.join()
         restarted_at = time.monotonic()
-        testbed.run_on(victim_host, "supervisorctl start recstack-redis")
+        # Thawed, supervisord sees the crash and restarts Redis as it would after any.
+        if supervisord_pid is not None:
+            testbed.run_on(victim_host, f"kill -CONT {supervisord_pid}")
 
     while time.monotonic() < restarted_at + 60:
         nodes = health.cluster_nodes(where.redis_client(password, host=observer))
