@@ -15,6 +15,9 @@ from pipelines.serving import feast_layout
 
 from .serving import percentiles_ms
 
+# Untimed rounds first: they warm up connections and imports.
+WARMUP = 20
+
 
 def compare(
     client: redis.Redis,
@@ -42,14 +45,14 @@ def compare(
         ).to_dict(),
         "direct": lambda users: feast_layout.read_rows(client, layout, users),
     }
-    rng = np.random.default_rng(0)
+    rng, pool = np.random.default_rng(0), np.asarray(population)
     times: dict[str, list[float]] = {name: [] for name in calls}
-    for repeat in range(repeats + 20):
-        users = [int(u) for u in rng.choice(np.asarray(population), size=entities, replace=False)]
+    for repeat in range(WARMUP + repeats):
+        users = [int(u) for u in rng.choice(pool, size=entities, replace=False)]
         for name, call in calls.items():
             started = time.perf_counter()
             call(users)
-            if repeat >= 20:  # the first rounds warm up connections and imports
+            if repeat >= WARMUP:
                 times[name].append(time.perf_counter() - started)
     sdk_stats, direct_stats = percentiles_ms(times["sdk"]), percentiles_ms(times["direct"])
     return {

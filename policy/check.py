@@ -36,6 +36,7 @@ from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResource,
     PolicyResourceOptions,
+    ReportViolation,
     ResourceValidationArgs,
     StackValidationArgs,
 )
@@ -66,6 +67,15 @@ def options() -> PolicyResourceOptions:
     )
 
 
+def _collector(found: list[str], rule: str) -> ReportViolation:
+    """A ``report_violation`` that appends ``[rule] message`` to ``found``."""
+
+    def report(message: str, _urn: str | None = None) -> None:
+        found.append(f"[{rule}] {message}")
+
+    return report
+
+
 def violations(resources: Sequence[Resource]) -> list[str]:
     """Violation messages of every rule over ``resources``, ``(type, name, props)``
     triples; empty when all pass. Each message starts with ``[rule-name]``."""
@@ -75,11 +85,8 @@ def violations(resources: Sequence[Resource]) -> list[str]:
     for spec in rules.RULES:
         if spec.kind != "resource":
             continue
+        report = _collector(found, spec.name)
         for resource_type, name, props, resource_urn in prepared:
-
-            def report(message: str, _urn: str | None = None, rule: str = spec.name) -> None:
-                found.append(f"[{rule}] {message}")
-
             args = ResourceValidationArgs(resource_type, props, resource_urn, name, options(), None)
             try:
                 spec.validator(args, report)
@@ -93,12 +100,8 @@ def violations(resources: Sequence[Resource]) -> list[str]:
     for spec in rules.RULES:
         if spec.kind != "stack":
             continue
-
-        def report_stack(message: str, _urn: str | None = None, rule: str = spec.name) -> None:
-            found.append(f"[{rule}] {message}")
-
         try:
-            spec.validator(StackValidationArgs(stack_resources), report_stack)
+            spec.validator(StackValidationArgs(stack_resources), _collector(found, spec.name))
         except UnknownValueError as err:
             found.append(f"[{spec.name}] not checked: {err.message}")
     return found

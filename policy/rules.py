@@ -16,7 +16,7 @@ each rule decides explicitly what an unknown value means:
 
 * fail closed: the rule reports a violation ("cannot be proven"). Used for settings a
   compliant program always writes as literals or from stack config (IMDS tokens, the
-  encryption flags, the SSE algorithm, the MSK client-broker mode), so an unknown there
+  encryption flags, the SSE algorithm, the MSK in-transit settings), so an unknown there
   never comes from a correct stack.
 * defer: the rule reports what it can prove and then re-raises the ``UnknownValueError``.
   pulumi-policy turns that into an advisory "can't run policy during preview" note, and
@@ -253,11 +253,13 @@ def _cidr_list(props: Any, key: str, prefix: str) -> list[tuple[str, Any]]:
     return [(f"{prefix}{key}[{i}]", c) for i, c in enumerate(elements(get(props, key)))]
 
 
-def _ingress_entries(resource_type: str, props: Any) -> Iterator[_Ingress | Unknown]:
+def _ingress_entries(resource_type: str, props: Any, deferred: _Deferred) -> Iterator[_Ingress]:
+    """The ingress permissions of one resource; an entry (or a rule type) that is not known
+    yet goes to ``deferred`` instead."""
     if resource_type == SECURITY_GROUP:
         for i, rule in enumerate(elements(get(props, "ingress"))):
             if isinstance(rule, Unknown):
-                yield rule
+                deferred.add(rule)
                 continue
             prefix = f"ingress[{i}]."
             yield _Ingress(
@@ -273,7 +275,7 @@ def _ingress_entries(resource_type: str, props: Any) -> Iterator[_Ingress | Unkn
     elif resource_type == SECURITY_GROUP_RULE:
         rule_type = get(props, "type")
         if isinstance(rule_type, Unknown):
-            yield rule_type
+            deferred.add(rule_type)
             return
         if not isinstance(rule_type, str) or rule_type.strip().lower() != "ingress":
             return
@@ -319,10 +321,7 @@ def no_world_open_ingress(args: ResourceValidationArgs, report_violation: Report
         return
     where = _where(args.resource_type, args.name)
     deferred = _Deferred()
-    for entry in _ingress_entries(args.resource_type, args.props):
-        if isinstance(entry, Unknown):
-            deferred.add(entry)
-            continue
+    for entry in _ingress_entries(args.resource_type, args.props, deferred):
         for label, cidr in entry.cidrs:
             if isinstance(cidr, Unknown):
                 deferred.add(cidr)
@@ -371,10 +370,7 @@ def no_ssh_ingress(args: ResourceValidationArgs, report_violation: ReportViolati
         return
     where = _where(args.resource_type, args.name)
     deferred = _Deferred()
-    for entry in _ingress_entries(args.resource_type, args.props):
-        if isinstance(entry, Unknown):
-            deferred.add(entry)
-            continue
+    for entry in _ingress_entries(args.resource_type, args.props, deferred):
         protocol = _protocol(entry.protocol)
         if isinstance(protocol, Unknown):
             deferred.add(protocol)
@@ -735,12 +731,11 @@ def required_tags(args: ResourceValidationArgs, report_violation: ReportViolatio
     whose ``tags`` is a list of key/value blocks). Unknown tag values defer."""
     if not tag_support(args.resource_type):
         return
-    where = _where(args.resource_type, args.name)
-    deferred = _Deferred()
     raw = get(args.props, "tags")
     if isinstance(raw, Unknown):
-        deferred.add(raw)
-        deferred.raise_first()
+        raise raw.error  # the whole tag set is unknown: nothing can be proven missing yet
+    where = _where(args.resource_type, args.name)
+    deferred = _Deferred()
     tags: dict[str, Any] = {}
     if args.resource_type != AUTOSCALING_GROUP:
         tags.update(_provider_default_tags(args))
@@ -748,9 +743,9 @@ def required_tags(args: ResourceValidationArgs, report_violation: ReportViolatio
         tags.update({key: get(raw, key) for key in raw})
     else:  # auto scaling groups: [{key, value, propagateAtLaunch}]
         for block in elements(raw):
-            key = get(block, "key")
-            if isinstance(block, Unknown) or isinstance(key, Unknown):
-                deferred.add(block if isinstance(block, Unknown) else key)
+            key = get(block, "key")  # an unknown block yields itself
+            if isinstance(key, Unknown):
+                deferred.add(key)
             elif isinstance(key, str):
                 tags[key] = get(block, "value")
     missing = []

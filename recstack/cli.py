@@ -6,7 +6,8 @@ import dataclasses
 import json
 import subprocess
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -34,8 +35,13 @@ app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 console = Console(soft_wrap=True)
 
 EnvArg = Annotated[
-    str, typer.Argument(help="environment: local, or a cloud stack (Pulumi.<stack>.yaml)")
+    str,
+    typer.Argument(
+        help="environment: local, testbed, a cloud stack (Pulumi.<stack>.yaml), "
+        "or a path to an inventory directory"
+    ),
 ]
+T = TypeVar("T")
 
 _STYLE = {"ok": "green", "changed": "yellow", "skipped": "dim", "failed": "bold red"}
 
@@ -82,7 +88,8 @@ def up(
         typer.Option(help="fail if any task changes something (the idempotence check)"),
     ] = False,
 ) -> None:
-    """Deploy an environment: `local`, or a cloud stack (Pulumi, then the same playbooks)."""
+    """Deploy an environment: `local`, `testbed`, or a cloud stack (Pulumi, then the same
+    playbooks)."""
     environment = _environment(env)
     if environment.cloud:
         result = _cloud(
@@ -124,7 +131,7 @@ def _pulumi_line(line: str) -> None:
     console.print(escape(line.rstrip("\n")), highlight=False)
 
 
-def _cloud(action):
+def _cloud(action: Callable[[], T]) -> T:
     """Run a Pulumi action; a missing CLI or a failed update ends the command clearly."""
     try:
         return action()
@@ -314,17 +321,22 @@ def _testbed_step(message: str) -> None:
     console.print(f"  {escape(message)}", highlight=False)
 
 
+def _testbed(action: str) -> Any:
+    """testbed.up or testbed.down, with progress; a TestbedError ends the command."""
+    from . import testbed  # imported here: the rest of the CLI does not need it
+
+    console.print(f"[bold]▶ testbed {action}[/bold]")
+    try:
+        return getattr(testbed, action)(_testbed_step)
+    except testbed.TestbedError as exc:
+        console.print(f"[bold red]testbed {action} failed[/bold red]: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+
+
 @testbed_app.command("up")
 def testbed_up() -> None:
     """Start the testbed hosts (or confirm they are up) and write inventories/testbed/hosts.yml."""
-    from . import testbed  # imported here: the rest of the CLI does not need it
-
-    console.print("[bold]▶ testbed up[/bold]")
-    try:
-        result = testbed.up(_testbed_step)
-    except testbed.TestbedError as exc:
-        console.print(f"[bold red]testbed up failed[/bold red]: {escape(str(exc))}")
-        raise typer.Exit(1) from None
+    result = _testbed("up")
     # The testbed's Redis cluster requires a login; clients get the password per run.
     secrets.ensure_redis_password(environments.get("testbed"))
     state = "was already up" if result.already_up else "is up"
@@ -337,14 +349,7 @@ def testbed_up() -> None:
 @testbed_app.command("down")
 def testbed_down() -> None:
     """Remove the testbed: hosts, namespaces, links, NAT, overlays, keys and inventory."""
-    from . import testbed
-
-    console.print("[bold]▶ testbed down[/bold]")
-    try:
-        result = testbed.down(_testbed_step)
-    except testbed.TestbedError as exc:
-        console.print(f"[bold red]testbed down failed[/bold red]: {escape(str(exc))}")
-        raise typer.Exit(1) from None
+    result = _testbed("down")
     if result.removed:
         console.print(f"[bold]testbed is down[/bold] ({result.seconds:.1f} s)")
     else:

@@ -141,20 +141,17 @@ class _Lines:
         self.items: list[LineItem] = []
 
     def hourly(self, component: str, item: str, quantity: float, unit: str, price: float) -> None:
-        hourly = quantity * price
-        self.items.append(
-            LineItem(
-                component, item, quantity, unit, price, hourly, hourly * self.prices.hours_per_month
-            )
-        )
+        self._add(component, item, quantity, unit, price, quantity * price)
 
     def monthly(self, component: str, item: str, quantity: float, unit: str, price: float) -> None:
         hourly = quantity * price / self.prices.hours_per_month
-        self.items.append(
-            LineItem(
-                component, item, quantity, unit, price, hourly, hourly * self.prices.hours_per_month
-            )
-        )
+        self._add(component, item, quantity, unit, price, hourly)
+
+    def _add(
+        self, component: str, item: str, quantity: float, unit: str, price: float, hourly: float
+    ) -> None:
+        monthly = hourly * self.prices.hours_per_month
+        self.items.append(LineItem(component, item, quantity, unit, price, hourly, monthly))
 
     def price(self, section: str, table: Mapping[str, float], name: str, key: str) -> float:
         if name not in table:
@@ -166,13 +163,15 @@ class _Lines:
 
     def hosts(
         self, component: str, count: int, instance_type: str, key: str, gb: int, role: str = ""
-    ) -> None:
-        """EC2 instances and their gp3 volumes (`gb` per instance, root and data together)."""
+    ) -> float:
+        """EC2 instances and their gp3 volumes (`gb` per instance, root and data together);
+        returns what one more such instance costs an hour, volumes included."""
         price = self.price("ec2", self.prices.ec2, instance_type, key)
         item = f"{instance_type} ({role})" if role else instance_type
         self.hourly(component, item, count, "instance-hour", price)
         gp3 = self.prices.gp3_gb_month
         self.monthly(component, f"gp3 volumes, {gb} GB each", count * gb, "GB-month", gp3)
+        return price + gb * gp3 / self.prices.hours_per_month
 
 
 def estimate(config: StackConfig, prices: PriceTable | None = None) -> CostReport:
@@ -187,7 +186,7 @@ def estimate(config: StackConfig, prices: PriceTable | None = None) -> CostRepor
     root = config.hosts.root_volume_gb
 
     serving = config.serving
-    lines.hosts(
+    per_serving_instance = lines.hosts(
         "serving",
         serving.desired_capacity,
         serving.instance_type,
@@ -220,7 +219,7 @@ def estimate(config: StackConfig, prices: PriceTable | None = None) -> CostRepor
         lines=items,
         hourly=sum(line.hourly for line in items),
         monthly=sum(line.monthly for line in items),
-        notes=_scale_out_note(config, prices),
+        notes=_scale_out_note(config, prices, per_serving_instance),
     )
 
 
@@ -300,17 +299,14 @@ def _network(lines: _Lines, config: StackConfig) -> None:
     )
 
 
-def _scale_out_note(config: StackConfig, prices: PriceTable) -> tuple[str, ...]:
+def _scale_out_note(
+    config: StackConfig, prices: PriceTable, per_instance: float
+) -> tuple[str, ...]:
     """The estimate counts desiredCapacity; a reviewer also needs the ceiling maxSize allows."""
     serving = config.serving
     extra = serving.max_size - serving.desired_capacity
     if extra <= 0:
         return ()
-    per_instance = prices.ec2[serving.instance_type] + (
-        (serving.root_volume_gb + serving.data_volume_gb)
-        * prices.gp3_gb_month
-        / prices.hours_per_month
-    )
     hourly = extra * per_instance
     return (
         f"serving can scale out to maxSize {serving.max_size}: up to +{hourly:,.2f} "

@@ -54,6 +54,10 @@ class Environment:
     def endpoints_file(self) -> Path:
         return self.state_dir / "endpoints.json"
 
+    @property
+    def secrets_file(self) -> Path:
+        return self.state_dir / "secrets.json"
+
 
 LOCAL = {
     env.name: env

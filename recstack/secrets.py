@@ -18,7 +18,7 @@ REDIS_PASSWORD = "recstack_redis_password"
 
 
 def load(environment: Environment) -> dict[str, str]:
-    path = environment.state_dir / "secrets.json"
+    path = environment.secrets_file
     if not path.exists():
         return {}
     return json.loads(path.read_text())
@@ -35,7 +35,7 @@ def ensure_redis_password(environment: Environment) -> str:
     values = load(environment)
     if REDIS_PASSWORD not in values:
         values[REDIS_PASSWORD] = random_tokens.token_urlsafe(32)
-        path = environment.state_dir / "secrets.json"
+        path = environment.secrets_file
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as handle:

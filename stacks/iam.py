@@ -59,10 +59,9 @@ class InstanceRoles(pulumi.ComponentResource):
         super().__init__("recstack:aws:InstanceRoles", name, None, opts)
         self._name = name
         self._args = args
-        account = aws.get_caller_identity_output(
+        self._account = aws.get_caller_identity_output(
             opts=pulumi.InvokeOutputOptions(parent=self)
         ).account_id
-        self._account = account
         self.profiles = {tier: self._profile(tier, grant) for tier, grant in GRANTS.items()}
         self.register_outputs({tier: p.arn for tier, p in self.profiles.items()})
 
@@ -88,22 +87,19 @@ class InstanceRoles(pulumi.ComponentResource):
             opts=child,
         )
         aws.iam.RolePolicyAttachment(resource, role=role.name, policy_arn=SSM_CORE, opts=child)
-        statements = pulumi.Output.all(
-            read=[self._args.bucket_arns[p] for p in grant.read],
-            write=[self._args.bucket_arns[p] for p in grant.write],
-            key=self._args.key_arn,
-            account=self._account,
-        ).apply(lambda a: self._statements(grant, a["read"], a["write"], a["key"], a["account"]))
         if grant != Grant():  # the data tier needs nothing beyond SSM
-            policy = statements.apply(
-                lambda s: json.dumps({"Version": "2012-10-17", "Statement": s})
-            )
+            policy = pulumi.Output.all(
+                read=[self._args.bucket_arns[p] for p in grant.read],
+                write=[self._args.bucket_arns[p] for p in grant.write],
+                key=self._args.key_arn,
+                account=self._account,
+            ).apply(lambda a: self._policy(grant, a["read"], a["write"], a["key"], a["account"]))
             aws.iam.RolePolicy(resource, role=role.id, policy=policy, opts=child)
         return aws.iam.InstanceProfile(resource, role=role.name, tags=tags, opts=child)
 
-    def _statements(
+    def _policy(
         self, grant: Grant, read: list[str], write: list[str], key: str, account: str
-    ) -> list[dict]:
+    ) -> str:
         statements: list[dict] = []
         if read:
             statements.append(
@@ -129,7 +125,7 @@ class InstanceRoles(pulumi.ComponentResource):
                     _allow("KafkaCredentials", ["secretsmanager:GetSecretValue"], [secret])
                 )
                 statements.append(_allow("KafkaCredentialsKey", ["kms:Decrypt"], [key]))
-        return statements
+        return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 def _allow(sid: str, actions: list[str], resources: list[str]) -> dict:

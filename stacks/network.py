@@ -46,7 +46,7 @@ class Network(pulumi.ComponentResource):
         chosen = zones.apply(
             lambda z: _first_zones(z.names, z.zone_ids, args.availability_zones, args.region)
         )
-        self.zone_names = chosen.apply(lambda c: c[0])
+        zone_names = chosen.apply(lambda c: c[0])
         self.zone_ids = chosen.apply(lambda c: c[1])
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -68,13 +68,13 @@ class Network(pulumi.ComponentResource):
         )
 
         private_blocks, public_blocks = subnet_blocks(args.cidr)
-        self.private_subnets: list[aws.ec2.Subnet] = []
-        self.public_subnets: list[aws.ec2.Subnet] = []
-        self.private_route_tables: list[aws.ec2.RouteTable] = []
+        self.private_subnet_ids: list[pulumi.Output[str]] = []
+        self.public_subnet_ids: list[pulumi.Output[str]] = []
+        self.private_route_table_ids: list[pulumi.Output[str]] = []
         nat_gateways: list[aws.ec2.NatGateway] = []
         private_routes: list[aws.ec2.RouteTableAssociation] = []
         for az in range(args.availability_zones):
-            zone = self.zone_names.apply(lambda names, az=az: names[az])
+            zone = zone_names.apply(lambda names, az=az: names[az])
             public = aws.ec2.Subnet(
                 f"{name}-public-{az}",
                 vpc_id=vpc.id,
@@ -90,7 +90,7 @@ class Network(pulumi.ComponentResource):
                 route_table_id=public_table.id,
                 opts=child,
             )
-            self.public_subnets.append(public)
+            self.public_subnet_ids.append(public.id)
             if az == 0 or args.nat_gateway_per_az:
                 address = aws.ec2.Eip(
                     f"{name}-nat-{az}", domain="vpc", tags=tags(f"nat-{az}"), opts=child
@@ -129,15 +129,15 @@ class Network(pulumi.ComponentResource):
                     opts=child,
                 )
             )
-            self.private_subnets.append(private)
-            self.private_route_tables.append(table)
+            self.private_subnet_ids.append(private.id)
+            self.private_route_table_ids.append(table.id)
 
         s3_endpoint = aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{args.region}.s3",
             vpc_endpoint_type="Gateway",
-            route_table_ids=[t.id for t in self.private_route_tables],
+            route_table_ids=self.private_route_table_ids,
             tags=tags("s3"),
             opts=child,
         )
@@ -166,7 +166,7 @@ class Network(pulumi.ComponentResource):
                 service_name=f"com.amazonaws.{args.region}.{service}",
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
-                subnet_ids=[s.id for s in self.private_subnets],
+                subnet_ids=self.private_subnet_ids,
                 security_group_ids=[endpoint_group.id],
                 tags=tags(service),
                 opts=child,
@@ -178,8 +178,8 @@ class Network(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "vpc_id": vpc.id,
-                "private_subnet_ids": [s.id for s in self.private_subnets],
-                "public_subnet_ids": [s.id for s in self.public_subnets],
+                "private_subnet_ids": self.private_subnet_ids,
+                "public_subnet_ids": self.public_subnet_ids,
             }
         )
 

@@ -53,7 +53,7 @@ def deploy(
             tags=tags,
         ),
     )
-    private = [s.id for s in network.private_subnets]
+    private = network.private_subnet_ids
     msk_auth = config.kafka.auth if config.kafka.mode == "msk" else None
     kafka_port = KAFKA_PORTS[msk_auth or "selfhosted"]
     security = SecurityGroups(
@@ -100,9 +100,7 @@ def deploy(
             target_cpu_percent=config.serving.target_cpu_percent,
             vpc_id=network.vpc_id,
             subnet_ids=private,
-            load_balancer_subnet_ids=[s.id for s in network.public_subnets]
-            if public_lb
-            else private,
+            load_balancer_subnet_ids=network.public_subnet_ids if public_lb else private,
             internal_load_balancer=not public_lb,
             serving_security_group_id=security.serving.id,
             load_balancer_security_group_id=security.load_balancer.id,
@@ -178,7 +176,6 @@ def _redis(
 ) -> Tier:
     """Every mode's endpoint has one shape: addresses, port, tls, cluster."""
     redis, prefix = config.redis, f"{config.name_prefix}-redis"
-    private = [s.id for s in network.private_subnets]
     if redis.mode == "selfhosted":
         nodes = SelfHostedRedis(
             prefix,
@@ -204,7 +201,7 @@ def _redis(
                 node_type=redis.node_type,
                 engine_version=redis.engine_version,
                 multi_az=redis.replicas_per_shard > 0 and config.network.availability_zones > 1,
-                subnet_ids=private,
+                subnet_ids=network.private_subnet_ids,
                 security_group_id=security.redis.id,
                 kms_key_arn=storage.key.arn,
                 auth_token=password,
@@ -228,7 +225,7 @@ def _redis(
             zone_ids=network.zone_ids,
             vpc_id=network.vpc_id,
             vpc_cidr=config.network.cidr,
-            route_table_ids=[t.id for t in network.private_route_tables],
+            route_table_ids=network.private_route_table_ids,
             password=password,
             tags=config.tags,
         ),
@@ -257,7 +254,6 @@ def _kafka(
     port: int,
 ) -> Tier:
     kafka = config.kafka
-    private = [s.id for s in network.private_subnets]
     if kafka.mode == "selfhosted":
         nodes = SelfHostedKafka(
             f"{config.name_prefix}-kafka",
@@ -286,7 +282,7 @@ def _kafka(
             volume_gb=kafka.volume_gb,
             auth=kafka.auth,
             message_max_bytes=kafka.message_max_bytes,
-            subnet_ids=private,
+            subnet_ids=network.private_subnet_ids,
             security_group_id=security.kafka.id,
             kms_key_arn=storage.key.arn,
             tags=config.tags,

@@ -44,12 +44,12 @@ class SecurityGroups(pulumi.ComponentResource):
         for port_name in ("http", "grpc"):
             port = TRITON_PORTS[port_name]
             for i, cidr in enumerate(args.client_cidrs):
-                self._from_cidr(self.load_balancer, f"lb-{port_name}-{i}", cidr, port, "clients")
-            self._from_group(
+                self._ingress(self.load_balancer, f"lb-{port_name}-{i}", cidr, port, "clients")
+            self._ingress(
                 self.serving, f"serving-{port_name}", self.load_balancer, port, "load balancer"
             )
         for i, cidr in enumerate(args.client_cidrs):
-            self._from_cidr(
+            self._ingress(
                 self.serving,
                 f"serving-metrics-{i}",
                 cidr,
@@ -58,20 +58,16 @@ class SecurityGroups(pulumi.ComponentResource):
             )
 
         for source_name, source in (("serving", self.serving), ("trainer", self.trainer)):
-            self._from_group(
-                self.redis, f"redis-from-{source_name}", source, REDIS_PORT, source_name
-            )
-            self._from_group(
+            self._ingress(self.redis, f"redis-from-{source_name}", source, REDIS_PORT, source_name)
+            self._ingress(
                 self.kafka, f"kafka-from-{source_name}", source, args.kafka_port, source_name
             )
         # Between nodes of the same tier: replication, cluster bus, KRaft quorum.
-        self._from_group(self.redis, "redis-replication", self.redis, REDIS_PORT, "redis nodes")
-        self._from_group(self.redis, "redis-bus", self.redis, REDIS_BUS_PORT, "redis nodes")
+        self._ingress(self.redis, "redis-replication", self.redis, REDIS_PORT, "redis nodes")
+        self._ingress(self.redis, "redis-bus", self.redis, REDIS_BUS_PORT, "redis nodes")
         if args.kafka_selfhosted:
-            self._from_group(
-                self.kafka, "kafka-replication", self.kafka, args.kafka_port, "brokers"
-            )
-            self._from_group(
+            self._ingress(self.kafka, "kafka-replication", self.kafka, args.kafka_port, "brokers")
+            self._ingress(
                 self.kafka, "kafka-controller", self.kafka, KAFKA_CONTROLLER_PORT, "brokers"
             )
 
@@ -97,7 +93,7 @@ class SecurityGroups(pulumi.ComponentResource):
             f"{self._name}-{tier}",
             vpc_id=self._args.vpc_id,
             description=description,
-            tags={**self._args.tags, "Name": f"{self._name}-{tier}"},
+            tags=self._tags(tier),
             opts=self._child,
         )
         # Hosts fetch packages, models and reach AWS APIs; what they answer is the
@@ -108,42 +104,36 @@ class SecurityGroups(pulumi.ComponentResource):
             cidr_ipv4="0.0.0.0/0",
             ip_protocol="-1",
             description="all outbound",
-            tags={**self._args.tags, "Name": f"{self._name}-{tier}-egress"},
+            tags=self._tags(f"{tier}-egress"),
             opts=self._child,
         )
         return group
 
-    def _from_cidr(
-        self, group: aws.ec2.SecurityGroup, rule: str, cidr: str, port: int, who: str
-    ) -> None:
-        aws.vpc.SecurityGroupIngressRule(
-            f"{self._name}-{rule}",
-            security_group_id=group.id,
-            cidr_ipv4=cidr,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            description=f"{port} from {who}",
-            tags={**self._args.tags, "Name": f"{self._name}-{rule}"},
-            opts=self._child,
-        )
-
-    def _from_group(
+    def _ingress(
         self,
         group: aws.ec2.SecurityGroup,
         rule: str,
-        source: aws.ec2.SecurityGroup,
+        source: str | aws.ec2.SecurityGroup,
         port: int,
         who: str,
     ) -> None:
+        """TCP `port` into `group` from a CIDR or from the members of another group."""
+        peer = (
+            {"cidr_ipv4": source}
+            if isinstance(source, str)
+            else {"referenced_security_group_id": source.id}
+        )
         aws.vpc.SecurityGroupIngressRule(
             f"{self._name}-{rule}",
             security_group_id=group.id,
-            referenced_security_group_id=source.id,
             ip_protocol="tcp",
             from_port=port,
             to_port=port,
             description=f"{port} from {who}",
-            tags={**self._args.tags, "Name": f"{self._name}-{rule}"},
+            tags=self._tags(rule),
             opts=self._child,
+            **peer,
         )
+
+    def _tags(self, suffix: str) -> dict[str, str]:
+        return {**self._args.tags, "Name": f"{self._name}-{suffix}"}

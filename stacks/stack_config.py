@@ -196,15 +196,14 @@ def parse(raw: dict[str, Any], project: str, stack: str) -> StackConfig:
         if namespace != NAMESPACE or name in SECRET_KEYS:
             continue
         if name in _SCALARS:
-            values[_SCALARS[name]] = _scalar(f"{key}", value, str)
+            values[_SCALARS[name]] = _scalar(key, value, str)
         elif name in _SECTIONS:
             values[name] = _build(_SECTIONS[name], value, key)
         else:
             known = ", ".join(f"{NAMESPACE}:{k}" for k in (*_SCALARS, *_SECTIONS, *SECRET_KEYS))
             raise ConfigError(f"unknown config key {key}; known keys: {known}")
-    for required in ("tier", "owner", "cost_center"):
+    for camel, required in _SCALARS.items():  # all of them: StackConfig has no defaults
         if required not in values:
-            camel = next(k for k, v in _SCALARS.items() if v == required)
             raise ConfigError(f"{NAMESPACE}:{camel} is required; set it in Pulumi.{stack}.yaml")
     config = StackConfig(project=project, stack=stack, region=region, **values)
     validate(config)

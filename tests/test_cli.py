@@ -19,7 +19,7 @@ def test_unknown_environment_lists_the_known_ones() -> None:
         get("moon")
 
 
-def test_not_deployed_says_how_to_deploy(tmp_path) -> None:
+def test_not_deployed_says_how_to_deploy() -> None:
     never = Environment("never-deployed", "test")
     with pytest.raises(endpoints.NotDeployed, match="recstack up never-deployed"):
         endpoints.load(never)

@@ -161,15 +161,19 @@ def test_a_missing_pulumi_cli_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
     assert "pulumi CLI is not installed" in result.output
 
 
-def test_destroying_a_cloud_stack_needs_confirmation() -> None:
+def test_destroying_a_cloud_stack_needs_confirmation(monkeypatch: pytest.MonkeyPatch) -> None:
+    stack = FakeStack()
+    monkeypatch.setattr(cloud, "automation_stack", lambda name: stack)
     result = CliRunner().invoke(app, ["down", "staging"])
     assert result.exit_code == 2
     assert "--yes" in result.output
+    assert stack.calls == []
 
 
 def test_preview_refuses_the_local_environment() -> None:
     result = CliRunner().invoke(app, ["preview", "local"])
     assert result.exit_code == 2
+    assert "not a cloud stack" in result.output
 
 
 def test_committed_stacks_are_cloud_environments() -> None:

@@ -1,12 +1,21 @@
-"""Stage logic on hand-made inputs: filtering, ordering, catalog look-ups."""
+"""Stage logic on hand-made inputs: filtering, ordering, catalog look-ups, and how the
+Triton models answer a dynamic batch."""
 
 from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+from pathlib import Path
+from types import SimpleNamespace
 
 import faiss
 import numpy as np
 import onnxruntime as ort
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from pipelines.export import triton_models
 from pipelines.serving.catalog import Catalog
 from pipelines.serving.filtering import PAD, filter_candidates
 from pipelines.serving.ordering import order
@@ -117,3 +126,62 @@ def test_retrieval_pads_when_the_catalog_is_smaller_than_the_candidate_count() -
     assert result.item_ids[0, 3:].tolist() == [PAD, PAD]
     assert result.item_ids[1].tolist() == [30, 10, 20, PAD, PAD]
     assert result.fallback.tolist() == [False, True]
+
+
+class _FakeTensor:
+    def __init__(self, name: str, value: np.ndarray) -> None:
+        self.name, self.value = name, value
+
+    def as_numpy(self) -> np.ndarray:
+        return self.value
+
+
+def _stage_common(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """triton_models/common.py over a stand-in for the Python backend's utilities; a
+    request is a dict of input arrays, a response keeps its tensors or its error."""
+    backend = types.ModuleType("triton_python_backend_utils")
+    backend.Tensor = _FakeTensor
+    backend.TritonError = str
+    backend.Logger = SimpleNamespace(log_error=lambda message: None)
+    backend.get_input_tensor_by_name = lambda request, name: _FakeTensor(name, request[name])
+    backend.InferenceResponse = lambda output_tensors=(), error=None: SimpleNamespace(
+        tensors={t.name: t.value for t in output_tensors}, error=error
+    )
+    monkeypatch.setitem(sys.modules, "triton_python_backend_utils", backend)
+    # Loaded from its file under the name the exported models import it by.
+    source = Path(triton_models.__file__).with_name("common.py")
+    spec = importlib.util.spec_from_file_location("stage_common", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_dynamic_batch_is_answered_in_one_pass_and_split_back_per_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    common = _stage_common(monkeypatch)
+    passes = []
+
+    def handle(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        passes.append(inputs["user_id_raw"].reshape(-1).tolist())
+        return {"doubled": inputs["user_id_raw"] * 2, "shifted": inputs["user_id_raw"] + 1}
+
+    requests = [{"user_id_raw": np.array([[1], [2]])}, {"user_id_raw": np.array([[3]])}]
+    responses = common.run_batched(requests, "stage", ("user_id_raw",), handle)
+    assert passes == [[1, 2, 3]]
+    assert [r.error for r in responses] == [None, None]
+    assert [r.tensors["doubled"].tolist() for r in responses] == [[[2], [4]], [[6]]]
+    assert [r.tensors["shifted"].tolist() for r in responses] == [[[2], [3]], [[4]]]
+
+
+def test_a_failed_batch_answers_each_of_its_requests_with_the_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    common = _stage_common(monkeypatch)
+
+    def handle(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        raise ValueError("boom")
+
+    requests = [{"user_id_raw": np.array([[1]])}, {"user_id_raw": np.array([[2]])}]
+    responses = common.run_batched(requests, "scoring", ("user_id_raw",), handle)
+    assert [r.error for r in responses] == ["scoring stage failed: boom"] * 2

@@ -2,9 +2,9 @@
 
 RECSTACK_REDIS_HOST (127.0.0.1; in cluster mode a comma-separated list of seed nodes, so
 a client starts even when one of them is down), RECSTACK_REDIS_PORT (6379),
-RECSTACK_REDIS_USERNAME and
-RECSTACK_REDIS_PASSWORD (empty: no AUTH), RECSTACK_REDIS_CLUSTER ("1": cluster client),
-RECSTACK_REDIS_TIMEOUT_S (1.0) and RECSTACK_REDIS_RETRIES (1).
+RECSTACK_REDIS_USERNAME and RECSTACK_REDIS_PASSWORD (empty: no AUTH),
+RECSTACK_REDIS_CLUSTER ("1": cluster client), RECSTACK_REDIS_TIMEOUT_S (1.0) and
+RECSTACK_REDIS_RETRIES (1).
 The environment, not a file in the model repository, carries them: the password never
 lands in an artifact, and one repository serves every environment.
 """

@@ -32,6 +32,20 @@ UNKNOWN_LIST = UNKNOWN_ARRAY_VALUE
 UNKNOWN_OBJ = UNKNOWN_OBJECT_VALUE
 
 TAGS = {"project": "recstack", "stack": "staging", "owner": "platform", "cost-center": "ml-42"}
+PUBLIC_ACCESS_FLAGS = (
+    "blockPublicAcls",
+    "blockPublicPolicy",
+    "ignorePublicAcls",
+    "restrictPublicBuckets",
+)
+BLOCK_ALL = dict.fromkeys(PUBLIC_ACCESS_FLAGS, True)
+
+
+def changed(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with ``changes`` applied, leaving out every key whose value is
+    None: the prop is absent, as when a program does not set it."""
+    merged = {**base, **changes}
+    return {key: value for key, value in merged.items() if value is not None}
 
 
 def resource_args(
@@ -101,3 +115,10 @@ def assert_names_resource_and_fix(messages: list[str], name: str) -> None:
     for message in messages:
         assert f"'{name}'" in message, message
         assert "Fix:" in message, message
+
+
+def assert_one_violation(messages: list[str], shown: str, name: str) -> None:
+    """Exactly one message, which says ``shown`` and names the resource and the fix."""
+    assert len(messages) == 1, messages
+    assert shown in messages[0], messages[0]
+    assert_names_resource_and_fix(messages, name)

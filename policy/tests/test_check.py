@@ -12,7 +12,7 @@ import pytest
 
 from policy import check, rules
 
-from .support import TAGS, UNKNOWN_STR
+from .support import BLOCK_ALL, TAGS, UNKNOWN_STR
 
 ALL_RULES = {spec.name for spec in rules.RULES}
 
@@ -39,15 +39,7 @@ def test_stack_rule_runs_over_the_whole_list() -> None:
         "models",
         {
             "bucket": "models-id",
-            **dict.fromkeys(
-                (
-                    "blockPublicAcls",
-                    "blockPublicPolicy",
-                    "ignorePublicAcls",
-                    "restrictPublicBuckets",
-                ),
-                True,
-            ),
+            **BLOCK_ALL,
         },
     )
     found = check.violations([bucket, block])

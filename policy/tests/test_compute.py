@@ -12,7 +12,8 @@ from .support import (
     UNKNOWN_LIST,
     UNKNOWN_OBJ,
     UNKNOWN_STR,
-    assert_names_resource_and_fix,
+    assert_one_violation,
+    changed,
     run,
 )
 
@@ -82,16 +83,10 @@ def test_imdsv2_passes(resource_type, props) -> None:
     ],
 )
 def test_imdsv1_is_refused(resource_type, metadata, shown) -> None:
-    props = (
-        {"imageId": "ami-1"}
-        if metadata is None
-        else {"imageId": "ami-1", "metadataOptions": metadata}
-    )
+    props = changed({"imageId": "ami-1"}, {"metadataOptions": metadata})
     messages = run(rules.imdsv2_required, resource_type, props, name="gpu-node")
-    assert len(messages) == 1
-    assert shown in messages[0]
+    assert_one_violation(messages, shown, "gpu-node")
     assert "http_tokens': 'required'" in messages[0]
-    assert_names_resource_and_fix(messages, "gpu-node")
 
 
 def test_imdsv2_ignores_other_types() -> None:
@@ -151,13 +146,11 @@ def test_encrypted_volumes_pass(resource_type, props) -> None:
     ],
 )
 def test_unencrypted_launch_template_is_refused(mappings, shown) -> None:
-    props = {"metadataOptions": {"httpTokens": "required"}}
-    if mappings is not None:
-        props["blockDeviceMappings"] = mappings
+    props = changed(
+        {"metadataOptions": {"httpTokens": "required"}}, {"blockDeviceMappings": mappings}
+    )
     messages = run(rules.ebs_encrypted, LAUNCH_TEMPLATE, props, name="serving-lt")
-    assert len(messages) == 1
-    assert shown in messages[0]
-    assert_names_resource_and_fix(messages, "serving-lt")
+    assert_one_violation(messages, shown, "serving-lt")
 
 
 @pytest.mark.parametrize(
@@ -182,11 +175,8 @@ def test_unencrypted_launch_template_is_refused(mappings, shown) -> None:
     ],
 )
 def test_unencrypted_instance_is_refused(changes, shown) -> None:
-    props = {key: value for key, value in {**REDIS_NODE, **changes}.items() if value is not None}
-    messages = run(rules.ebs_encrypted, INSTANCE, props, name="redis-0")
-    assert len(messages) == 1
-    assert shown in messages[0]
-    assert_names_resource_and_fix(messages, "redis-0")
+    messages = run(rules.ebs_encrypted, INSTANCE, changed(REDIS_NODE, changes), name="redis-0")
+    assert_one_violation(messages, shown, "redis-0")
 
 
 @pytest.mark.parametrize(
@@ -199,10 +189,6 @@ def test_unencrypted_instance_is_refused(changes, shown) -> None:
     ],
 )
 def test_unencrypted_volume_is_refused(encrypted, shown) -> None:
-    props = {"availabilityZone": "eu-west-1a", "size": 100.0}
-    if encrypted is not None:
-        props["encrypted"] = encrypted
+    props = changed({"availabilityZone": "eu-west-1a", "size": 100.0}, {"encrypted": encrypted})
     messages = run(rules.ebs_encrypted, EBS_VOLUME, props, name="kafka-data-0")
-    assert len(messages) == 1
-    assert shown in messages[0]
-    assert_names_resource_and_fix(messages, "kafka-data-0")
+    assert_one_violation(messages, shown, "kafka-data-0")

@@ -7,7 +7,15 @@ import pytest
 from policy import rules
 from policy.rules import MSK_CLUSTER, REPLICATION_GROUP
 
-from .support import UNKNOWN_BOOL, UNKNOWN_OBJ, UNKNOWN_STR, assert_names_resource_and_fix, run
+from .support import (
+    UNKNOWN_BOOL,
+    UNKNOWN_OBJ,
+    UNKNOWN_STR,
+    assert_names_resource_and_fix,
+    assert_one_violation,
+    changed,
+    run,
+)
 
 REDIS = {
     "description": "recstack feature store",
@@ -57,15 +65,9 @@ def test_encrypted_replication_group_passes(props) -> None:
     ],
 )
 def test_unencrypted_replication_group_is_refused(prop, value, shown) -> None:
-    props = dict(REDIS)
-    if value is None:
-        del props[prop]
-    else:
-        props[prop] = value
+    props = changed(REDIS, {prop: value})
     messages = run(rules.elasticache_encrypted, REPLICATION_GROUP, props, name="features")
-    assert len(messages) == 1
-    assert f"{prop} {shown}" in messages[0]
-    assert_names_resource_and_fix(messages, "features")
+    assert_one_violation(messages, f"{prop} {shown}", "features")
 
 
 def test_bare_replication_group_reports_both() -> None:
@@ -76,8 +78,7 @@ def test_bare_replication_group_reports_both() -> None:
 
 
 def _kafka(**in_transit) -> dict:
-    transit = {**KAFKA["encryptionInfo"]["encryptionInTransit"], **in_transit}
-    transit = {key: value for key, value in transit.items() if value is not None}
+    transit = changed(KAFKA["encryptionInfo"]["encryptionInTransit"], in_transit)
     return {**KAFKA, "encryptionInfo": {**KAFKA["encryptionInfo"], "encryptionInTransit": transit}}
 
 
@@ -122,16 +123,12 @@ def test_tls_only_cluster_passes(props) -> None:
 )
 def test_non_tls_or_unencrypted_cluster_is_refused(props, shown) -> None:
     messages = run(rules.msk_tls_only, MSK_CLUSTER, props, name="events")
-    assert len(messages) == 1
-    assert shown in messages[0]
-    assert_names_resource_and_fix(messages, "events")
+    assert_one_violation(messages, shown, "events")
 
 
 @pytest.mark.parametrize("encryption_info", [None, UNKNOWN_OBJ])
 def test_cluster_without_encryption_info_is_refused(encryption_info) -> None:
-    props = {key: value for key, value in KAFKA.items() if key != "encryptionInfo"}
-    if encryption_info is not None:
-        props["encryptionInfo"] = encryption_info
+    props = changed(KAFKA, {"encryptionInfo": encryption_info})
     messages = run(rules.msk_tls_only, MSK_CLUSTER, props, name="events")
     # clientBroker cannot be proven TLS in either case; the key ARN is missing or unknown.
     assert any("clientBroker" in message for message in messages)

@@ -12,7 +12,7 @@ from .support import (
     UNKNOWN_LIST,
     UNKNOWN_NUM,
     UNKNOWN_STR,
-    assert_names_resource_and_fix,
+    assert_one_violation,
     resource_args,
     run,
 )
@@ -58,8 +58,9 @@ BOTH = (rules.no_world_open_ingress, rules.no_ssh_ingress)
             SECURITY_GROUP_RULE,
             {**KAFKA_RULE, "type": "egress", "protocol": "-1", "cidrBlocks": ["0.0.0.0/0"]},
         ),
-        # UDP 22 is not SSH.
+        # UDP 22 and ICMP are not SSH.
         (VPC_INGRESS_RULE, {**REDIS_RULE, "ipProtocol": "udp", "fromPort": 22.0, "toPort": 22.0}),
+        (VPC_INGRESS_RULE, {**REDIS_RULE, "ipProtocol": "icmp", "fromPort": -1.0, "toPort": -1.0}),
         (SECURITY_GROUP, {"vpcId": "vpc-1"}),
         (SECURITY_GROUP, {"ingress": []}),
     ],
@@ -103,9 +104,7 @@ def test_least_privilege_ingress_passes(validator, resource_type, props) -> None
 )
 def test_world_open_ingress_is_refused(resource_type, props, shown) -> None:
     messages = run(rules.no_world_open_ingress, resource_type, props, name="redis-sg")
-    assert len(messages) == 1
-    assert shown in messages[0]
-    assert_names_resource_and_fix(messages, "redis-sg")
+    assert_one_violation(messages, shown, "redis-sg")
 
 
 def test_every_world_open_entry_is_reported() -> None:
@@ -168,10 +167,8 @@ def test_every_world_open_entry_is_reported() -> None:
 )
 def test_ssh_is_refused(resource_type, props, shown) -> None:
     messages = run(rules.no_ssh_ingress, resource_type, props, name="serving-sg")
-    assert len(messages) == 1
-    assert shown in messages[0]
+    assert_one_violation(messages, shown, "serving-sg")
     assert "SSM" in messages[0]
-    assert_names_resource_and_fix(messages, "serving-sg")
 
 
 def test_ssh_from_the_world_breaks_both_rules() -> None:

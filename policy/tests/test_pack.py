@@ -30,7 +30,7 @@ from pulumi_policy import (
 
 from policy import rules
 
-from .support import TAGS, UNKNOWN_STR, resource_args
+from .support import BLOCK_ALL, TAGS, UNKNOWN_STR, resource_args
 
 POLICY_DIR = Path(__file__).resolve().parents[1]
 REPO = POLICY_DIR.parent
@@ -280,15 +280,7 @@ def test_pack_checks_the_stack(analyzer) -> None:
         "models",
         {
             "bucket": UNKNOWN_STR,
-            **dict.fromkeys(
-                (
-                    "blockPublicAcls",
-                    "blockPublicPolicy",
-                    "ignorePublicAcls",
-                    "restrictPublicBuckets",
-                ),
-                True,
-            ),
+            **BLOCK_ALL,
         },
         bucket.urn,
     )

@@ -14,7 +14,16 @@ from pulumi_policy.proxy import UnknownValueError
 
 from policy import rules
 
-from .support import TAGS, UNKNOWN_LIST, UNKNOWN_OBJ, UNKNOWN_STR, run, run_stack, stack_resource
+from .support import (
+    BLOCK_ALL,
+    TAGS,
+    UNKNOWN_LIST,
+    UNKNOWN_OBJ,
+    UNKNOWN_STR,
+    run,
+    run_stack,
+    stack_resource,
+)
 
 EXAMPLES: dict[str, dict[str, Any]] = {
     rules.SECURITY_GROUP: {
@@ -58,13 +67,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "tags": TAGS,
     },
     rules.EBS_VOLUME: {"encrypted": True, "tags": TAGS},
-    rules.PUBLIC_ACCESS_BLOCK: {
-        "bucket": "b",
-        **dict.fromkeys(
-            ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"),
-            True,
-        ),
-    },
+    rules.PUBLIC_ACCESS_BLOCK: {"bucket": "b", **BLOCK_ALL},
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": {
         "bucket": "b",
         "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}],

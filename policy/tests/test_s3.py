@@ -10,10 +10,14 @@ from policy import rules
 from policy.rules import PUBLIC_ACCESS_BLOCK
 
 from .support import (
+    BLOCK_ALL,
+    PUBLIC_ACCESS_FLAGS,
     UNKNOWN_BOOL,
     UNKNOWN_LIST,
     UNKNOWN_STR,
     assert_names_resource_and_fix,
+    assert_one_violation,
+    changed,
     run,
     run_stack,
     stack_resource,
@@ -24,8 +28,7 @@ SSE_V2 = (
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
 )
 BUCKET = "aws:s3/bucket:Bucket"
-FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-BLOCK_ALL = dict.fromkeys(FLAGS, True)
+BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
 KMS_RULES = [
     {
         "applyServerSideEncryptionByDefault": {
@@ -47,20 +50,14 @@ def test_full_public_access_block_passes() -> None:
     )
 
 
-@pytest.mark.parametrize("flag", FLAGS)
+@pytest.mark.parametrize("flag", PUBLIC_ACCESS_FLAGS)
 @pytest.mark.parametrize(
     ("value", "shown"), [(False, "is False"), (None, "is not set"), (UNKNOWN_BOOL, "is not known")]
 )
 def test_each_missing_flag_is_refused(flag, value, shown) -> None:
-    props = {"bucket": "models", **BLOCK_ALL}
-    if value is None:
-        del props[flag]
-    else:
-        props[flag] = value
+    props = changed({"bucket": "models", **BLOCK_ALL}, {flag: value})
     messages = run(rules.s3_public_access_blocked, PUBLIC_ACCESS_BLOCK, props, name="models-pab")
-    assert len(messages) == 1
-    assert f"{flag} {shown}" in messages[0]
-    assert_names_resource_and_fix(messages, "models-pab")
+    assert_one_violation(messages, f"{flag} {shown}", "models-pab")
 
 
 def test_empty_public_access_block_reports_all_four() -> None:
@@ -95,22 +92,18 @@ def test_kms_encryption_passes(resource_type, algorithm) -> None:
     ],
 )
 def test_non_kms_encryption_is_refused(rules_value, shown) -> None:
-    props = {"bucket": "models"}
-    if rules_value is not None:
-        props["rules"] = rules_value
+    props = changed({"bucket": "models"}, {"rules": rules_value})
     messages = run(rules.s3_kms_encryption, SSE, props, name="models-sse")
-    assert len(messages) == 1
-    assert shown in messages[0]
-    assert_names_resource_and_fix(messages, "models-sse")
+    assert_one_violation(messages, shown, "models-sse")
 
 
 # --- s3-buckets-protected (stack) ------------------------------------------------------
 
 
-def _bucket(name: str, physical: str | None = None):
+def _bucket(name: str, physical: str | None = None, resource_type: str = BUCKET):
     physical = physical or f"{name}-a1b2c3"
     return stack_resource(
-        BUCKET, name, {"bucket": physical, "id": physical, "versioning": {"enabled": True}}
+        resource_type, name, {"bucket": physical, "id": physical, "versioning": {"enabled": True}}
     )
 
 
@@ -163,8 +156,9 @@ def test_property_dependencies_match_in_preview() -> None:
         ([_pab("pab", "other-bucket"), _sse("sse", "other-bucket")], "public access block"),
     ],
 )
-def test_unprotected_bucket_is_reported(attachments, missing) -> None:
-    models = _bucket("models")
+@pytest.mark.parametrize("bucket_type", [BUCKET, BUCKET_V2])
+def test_unprotected_bucket_is_reported(attachments, missing, bucket_type) -> None:
+    models = _bucket("models", resource_type=bucket_type)
     reported = run_stack(rules.s3_buckets_protected, [models, *attachments])
     assert any(missing in message for message, _ in reported)
     assert all(resource_urn == models.urn for _, resource_urn in reported)

@@ -15,6 +15,8 @@ from .support import (
     UNKNOWN_OBJ,
     UNKNOWN_STR,
     assert_names_resource_and_fix,
+    assert_one_violation,
+    changed,
     resource_args,
     run,
 )
@@ -96,13 +98,9 @@ def test_tagged_or_exempt_resources_pass(resource_type, props) -> None:
     ],
 )
 def test_missing_tags_are_refused(tags, missing) -> None:
-    props = {"cidrBlock": "10.20.0.0/16", "tagsAll": TAGS}
-    if tags is not None:
-        props["tags"] = tags
+    props = changed({"cidrBlock": "10.20.0.0/16", "tagsAll": TAGS}, {"tags": tags})
     messages = run(rules.required_tags, VPC, props, name="vpc")
-    assert len(messages) == 1
-    assert f"missing or empty tags: {missing}." in messages[0]
-    assert_names_resource_and_fix(messages, "vpc")
+    assert_one_violation(messages, f"missing or empty tags: {missing}.", "vpc")
 
 
 def test_taggable_ingress_rule_needs_tags() -> None:
@@ -137,7 +135,10 @@ def test_provider_default_tags_count(encode) -> None:
 
 def test_provider_default_tags_do_not_reach_autoscaling_groups() -> None:
     provider = _aws_provider(json.dumps({"tags": TAGS}))
-    assert run(rules.required_tags, ASG, {"maxSize": 1.0}, provider=provider) != []
+    messages = run(rules.required_tags, ASG, {"maxSize": 1.0}, name="serving", provider=provider)
+    assert_one_violation(
+        messages, "missing or empty tags: project, stack, owner, cost-center.", "serving"
+    )
 
 
 @pytest.mark.parametrize("tags", [UNKNOWN_OBJ, {**TAGS, "owner": UNKNOWN_STR}])

@@ -1,9 +1,9 @@
 """`up`, `down` and `is_up`: building the testbed from the plan and removing every trace.
 
 `up` is idempotent: a healthy testbed (every host answers SSH) is left as it is, and a
-partial one (a crash, a host that died) is torn down and built again. `down` works from
-state.json when there is one and also sweeps by the naming convention, so it is safe when
-nothing is up and after a crash.
+partial one (a crash, a host that died) is torn down and built again. `down` finds what
+to remove by the naming convention (state.json only restores what `up` changed), so it
+is safe when nothing is up and after a crash.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def is_up() -> bool:
     """Whether the testbed is up and healthy: recorded, and every host answers SSH."""
     if state_mod.load() is None or not KEY_FILE.exists():
         return False
-    return all(ssh.all_answer(plan.HOSTS, timeout=10).values())
+    return ssh.all_answer(plan.HOSTS, timeout=10)
 
 
 def leftovers() -> list[str]:
@@ -72,7 +72,7 @@ def up(progress: Progress = _quiet, *, boot_timeout: float = BOOT_TIMEOUT_S) -> 
     """Build the testbed (or confirm it is up), wait for SSH, write the inventory."""
     started = time.monotonic()
     require_root()
-    if state_mod.load() is not None and is_up():
+    if is_up():
         if not INVENTORY_FILE.exists():
             inventory.write()
             progress(f"inventory was missing; wrote {INVENTORY_FILE}")
@@ -85,10 +85,6 @@ def up(progress: Progress = _quiet, *, boot_timeout: float = BOOT_TIMEOUT_S) -> 
     installed = packages.ensure(progress)
     record = State(
         ip_forward_before=network.read_ip_forward(),
-        bridge=plan.BRIDGE,
-        nft_table=plan.NFT_TABLE,
-        namespaces=[h.namespace for h in plan.HOSTS],
-        veths=[h.veth for h in plan.HOSTS],
         shared_dir_created=not SHARED_DIR.exists(),
     )
     # Recorded before anything changes: a crash below still leaves what teardown needs.

@@ -113,5 +113,4 @@ def delete_link(name: str) -> None:
 
 
 def disable_nat() -> None:
-    if nat_present():
-        run(["nft", "delete", "table", "ip", plan.NFT_TABLE])
+    run(["nft", "delete", "table", "ip", plan.NFT_TABLE])

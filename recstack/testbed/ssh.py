@@ -84,10 +84,10 @@ def answers(host: plan.Host, *, timeout: float = 10) -> bool:
         return False
 
 
-def all_answer(hosts: Sequence[plan.Host], *, timeout: float = 10) -> dict[str, bool]:
+def all_answer(hosts: Sequence[plan.Host], *, timeout: float = 10) -> bool:
+    """Whether every host answers, probed in parallel."""
     with ThreadPoolExecutor(max_workers=len(hosts) or 1) as pool:
-        results = pool.map(lambda h: answers(h, timeout=timeout), hosts)
-        return {host.name: ok for host, ok in zip(hosts, results, strict=True)}
+        return all(pool.map(lambda h: answers(h, timeout=timeout), hosts))
 
 
 def wait_until_answering(
@@ -96,16 +96,15 @@ def wait_until_answering(
     *,
     alive: Callable[[], bool],
     boot_log: Path,
-) -> float:
-    """Probe until the host answers SSH; returns the seconds waited.
+) -> None:
+    """Probe until the host answers SSH.
 
     Gives up early when `alive` says the host's init is gone (its boot failed), and at the
     deadline otherwise; either way the error names the host and its boot log.
     """
-    start = time.monotonic()
     while True:
         if answers(host, timeout=5):
-            return time.monotonic() - start
+            return
         if not alive():
             raise TestbedError(
                 f"{host.name} ({host.address}) stopped during boot; see its boot log "

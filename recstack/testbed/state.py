@@ -1,18 +1,20 @@
-"""Where the testbed keeps its files, and the record of what `up` created (state.json).
+"""Where the testbed keeps its files, and the record `up` leaves for `down` (state.json).
 
 Everything lives under ``PROJECT_ROOT/.recstack/testbed-hosts/`` (gitignored), except
 the generated inventory, which sits with the other inventories so that playbooks find
 it. ``down`` deletes that directory; what belongs to the *environment* — its secrets,
 endpoints and test reports in ``.recstack/testbed/`` — outlives the hosts.
-The record is written *before* anything is changed and updated as things are created, so
-a teardown after a crash knows, for example, what ``ip_forward`` was before.
+The record is written *before* anything is changed, so a teardown after a crash knows
+what ``ip_forward`` was before and whether ``up`` made the shared directory. It holds
+nothing the plan already says: the kernel objects are found by their names
+(:mod:`recstack.testbed.plan`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import PROJECT_ROOT
@@ -41,10 +43,6 @@ def boot_log(name: str) -> Path:
 class State:
     # /proc/sys/net/ipv4/ip_forward as found before `up`, restored by `down`.
     ip_forward_before: str
-    bridge: str = ""
-    nft_table: str = ""
-    namespaces: list[str] = field(default_factory=list)
-    veths: list[str] = field(default_factory=list)
     shared_dir_created: bool = False
 
     def save(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import ipaddress
+import json
 
 import pytest
 from conftest import ProgramRun, run_program, stack_file
@@ -129,6 +130,35 @@ def test_each_tier_admits_only_its_clients() -> None:
         (9098, f"{prefix}-serving-id"),
         (9098, f"{prefix}-trainer-id"),
     }
+
+
+def _role_policies(run: ProgramRun) -> dict[str, dict[str, dict]]:
+    """tier -> statement id -> statement, for every role that has an inline policy."""
+    return {
+        policy.name.rsplit("-", 1)[1]: {
+            s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]
+        }
+        for policy in run.mocks.of_type("aws:iam/rolePolicy:RolePolicy")
+    }
+
+
+def _buckets(statement: dict) -> set[str]:
+    return {r.rsplit("-", 1)[1].removesuffix("/*") for r in statement["Resource"]}
+
+
+def test_roles_get_only_their_buckets_and_kafka_actions() -> None:
+    """Serving reads models, trainers write models, features and the registry, no role
+    touches the transfer bucket, data nodes get SSM only, and only trainers create topics."""
+    policies = _role_policies(run("selfhosted", "msk"))
+    assert set(policies) == {"serving", "trainer"}
+    assert set(policies["serving"]) == {"ReadBuckets", "UseStackKey", "KafkaClient"}
+    assert _buckets(policies["serving"]["ReadBuckets"]) == {"models"}
+    assert _buckets(policies["trainer"]["ReadWriteBuckets"]) == {"models", "features", "registry"}
+    assert "kafka-cluster:CreateTopic" in policies["trainer"]["KafkaClient"]["Action"]
+    assert "kafka-cluster:CreateTopic" not in policies["serving"]["KafkaClient"]["Action"]
+    # Self-hosted brokers have no AWS authentication to grant.
+    for statements in _role_policies(run("selfhosted", "selfhosted")).values():
+        assert "KafkaClient" not in statements
 
 
 @pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
@@ -442,12 +472,15 @@ def test_resources_are_parented_to_their_components() -> None:
 
 
 def test_hosts_wait_for_the_network_and_survive_new_amis() -> None:
+    config = stack_file("staging")
     result = run_stack("staging")
     hosts = {k: v for k, v in result.options.items() if k[0] == "aws:ec2/instance:Instance"}
     assert len(hosts) == 8
+    # The NAT gateways, each private subnet's route to them, and the S3 endpoint.
+    egress = config.nat_gateways + config.network.availability_zones + 1
     for key, declared in hosts.items():
         assert declared.ignore_changes == ("ami",), key
-        assert declared.depends_on >= 2, key  # NAT gateway, routes, S3 endpoint
+        assert declared.depends_on == egress, key
     (group,) = [v for k, v in result.options.items() if k[0] == "aws:autoscaling/group:Group"]
     assert group.ignore_changes == ("desired_capacity",)
 

@@ -4,8 +4,8 @@ is declared, naming the key and the fix."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -262,14 +262,14 @@ CASES = [
 def test_invalid_values_name_the_key_and_the_fix(
     stack: str, key: str, path: tuple[str, ...], value: object, message: str
 ) -> None:
-    with pytest.raises(ConfigError, match=_escape(message)):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         parse(_with(stack, key, path, value), "recstack", stack)
 
 
 def test_msk_needs_two_or_three_azs() -> None:
     raw = _with("staging", "recstack:kafka", ("mode",), "msk")
     raw["recstack:network"]["availabilityZones"] = 1
-    with pytest.raises(ConfigError, match=_escape("MSK needs its brokers in 2 or 3 AZs")):
+    with pytest.raises(ConfigError, match=re.escape("MSK needs its brokers in 2 or 3 AZs")):
         parse(raw, "recstack", "staging")
 
 
@@ -277,7 +277,7 @@ def test_redis_cloud_range_must_not_overlap_the_vpc() -> None:
     raw = _with("staging", "recstack:redis", ("mode",), "redis_cloud")
     raw["recstack:redis"]["redisCloud"] = {"deploymentCidr": "10.60.5.0/24"}
     message = "deploymentCidr 10.60.5.0/24 overlaps recstack:network.cidr"
-    with pytest.raises(ConfigError, match=_escape(message)):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         parse(raw, "recstack", "staging")
 
 
@@ -317,19 +317,28 @@ def test_stack_names_that_make_invalid_aws_names_are_refused(stack: str) -> None
         parse(_raw("staging"), "recstack", stack)
 
 
-def test_secrets_are_not_parsed_into_the_config(tmp_path: Path) -> None:
+def test_secrets_are_not_parsed_into_the_config() -> None:
     raw = _raw("prod")
     raw["recstack:redisAuthToken"] = {"secure": "v1:abc"}
     assert parse(raw, "recstack", "prod").redis.mode == "elasticache"
 
 
-def test_every_section_key_is_documented() -> None:
+def _keys(prefix: str, cls: type) -> list[str]:
+    """Every config key of a section, nested objects (redis.redisCloud) included."""
+    keys = []
+    for field in dataclasses.fields(cls):
+        key = f"{prefix}.{stack_config._snake_to_camel(field.name)}"
+        keys.append(key)
+        if dataclasses.is_dataclass(field.default_factory):
+            keys.extend(_keys(key, field.default_factory))
+    return keys
+
+
+def test_every_config_key_is_documented() -> None:
     readme = (PROJECT_ROOT / "stacks" / "README.md").read_text()
+    keys = [*stack_config._SCALARS, *stack_config.SECRET_KEYS]
     for section, cls in stack_config._SECTIONS.items():
-        for field in stack_config.dataclasses.fields(cls):
-            key = f"{section}.{stack_config._snake_to_camel(field.name)}"
-            assert key in readme, f"stacks/README.md does not document recstack:{key}"
-
-
-def _escape(message: str) -> str:
-    return re.escape(message)
+        keys.extend(_keys(section, cls))
+    assert "redis.redisCloud.deploymentCidr" in keys
+    for key in keys:
+        assert f"`{key}`" in readme, f"stacks/README.md does not document recstack:{key}"

@@ -29,6 +29,7 @@ class TritonPythonModel:
             features=self.spec.user_features,
         )
         self.redis = redis_client.client_from_env()
+        self.budget_s = resilience.retry_budget_s()
         self.retrieval = Retrieval(
             user_tower=onnx_session(files / USER_TOWER_FILE),
             index=faiss.read_index(str(files / INDEX_FILE)),
@@ -42,9 +43,7 @@ class TritonPythonModel:
 
     def _handle(self, inputs: Arrays) -> Arrays:
         user_ids = inputs["user_id_raw"].reshape(-1).astype(np.int64)
-        rows, found, degraded = read_user_features(
-            self.redis, self.layout, user_ids, resilience.retry_budget_s()
-        )
+        rows, found, degraded = read_user_features(self.redis, self.layout, user_ids, self.budget_s)
         user_sparse, user_dense = user_inputs(user_ids, rows, len(self.spec.user_categoricals))
         candidates = self.retrieval.retrieve(user_sparse, found)
         return {
