@@ -88,8 +88,9 @@ class RedisConfig:
     # A host, or in cluster mode a comma-separated list of seed nodes.
     host: str = "127.0.0.1"
     port: int = 6379
-    # The password (and ACL user name) come from the environment, RECSTACK_REDIS_PASSWORD
-    # and RECSTACK_REDIS_USERNAME, never from this file: rendered files are not secret.
+    # The password (and ACL user name) come from the environment (RECSTACK_REDIS_PASSWORD
+    # or a 0600 file named by RECSTACK_REDIS_PASSWORD_FILE, and RECSTACK_REDIS_USERNAME),
+    # never from this file: rendered config files are not secret.
     cluster: bool = False
 
     def validate(self) -> None:

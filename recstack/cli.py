@@ -67,8 +67,7 @@ def _progress(kind: str, outcome: TaskOutcome | None) -> None:
 
 
 def _play(env: environments.Environment, playbook: str) -> PlaybookResult:
-    extravars = {"recstack_state_dir": str(env.state_dir), **secrets.load(env)}
-    return _require_ok(run_playbook(env, playbook, _progress, extravars))
+    return _require_ok(run_playbook(env, playbook, _progress, secrets.playbook_variables(env)))
 
 
 def _require_ok(result: PlaybookResult) -> PlaybookResult:
@@ -92,10 +91,8 @@ def up(
     playbooks)."""
     environment = _environment(env)
     if environment.cloud:
-        result = _cloud(
-            lambda: cloud_deploy.deploy(environment, _pulumi_line, _progress, run_playbook)
-        )
-        _require_ok(result)
+        outputs = _cloud(lambda: cloud.up(environment.name, _pulumi_line))
+        result = _require_ok(cloud_deploy.configure(environment, outputs, _progress, run_playbook))
     else:
         result = _play(environment, "site.yml")
         _play(environment, "endpoints.yml")

@@ -2,8 +2,10 @@
 
 Generated where the kit creates the environment (the testbed's Redis password, say) and
 passed to each playbook run as extra variables, which ansible-runner keeps only in a
-private directory deleted after the run. Never committed (.recstack/ is ignored), never
-in an inventory or a rendered file other than the services' own 0600 configuration.
+private directory deleted after the run. Never committed (.recstack/ is ignored) and
+never in an inventory; on the hosts only in what the services themselves read, readable
+by root and the service alone (Redis's configuration, the Triton program's environment,
+the trainer's password file).
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ def load(environment: Environment) -> dict[str, str]:
     if not path.exists():
         return {}
     return json.loads(path.read_text())
+
+
+def playbook_variables(environment: Environment) -> dict[str, str]:
+    """The extra variables of every playbook run: where the environment keeps its state,
+    and its secrets."""
+    return {"recstack_state_dir": str(environment.state_dir), **load(environment)}
 
 
 def redis_password(environment: Environment) -> str:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from recstack import cloud, cloud_deploy, environments
 from recstack.cli import app
 from recstack.runner import PlaybookResult
+from recstack.secrets import REDIS_PASSWORD
 
 INVENTORY = {
     "stack": "staging",
@@ -113,15 +114,17 @@ def test_up_refreshes_then_updates_with_the_policy_pack_then_runs_the_site_playb
         runs.append((env.name, playbook, extravars))
         return PlaybookResult(playbook, "successful", 1.0)
 
-    result = cloud_deploy.deploy(
-        staging, printed.append, lambda *_: None, run_playbook, lambda name: stack
-    )
+    outputs = cloud.up("staging", printed.append, lambda name: stack)
+    result = cloud_deploy.configure(staging, outputs, lambda *_: None, run_playbook)
 
     assert result.ok
     assert [name for name, _ in stack.calls] == ["refresh", "up"]
     assert stack.calls[1][1]["policy_packs"] == [str(cloud.POLICY_PACK)]
     assert printed == ["Updating (staging)"]
-    assert runs == [("staging", "site.yml", {"pipelines_redis_password": "s3cret-pw"})]
+    # The stack's password goes where every environment's does (the group_vars derive the
+    # trainer's and Triton's credentials from it), next to the state directory.
+    extravars = {"recstack_state_dir": str(staging.state_dir), REDIS_PASSWORD: "s3cret-pw"}
+    assert runs == [("staging", "site.yml", extravars)]
     hosts = yaml.safe_load((staging.inventory / "hosts.yml").read_text())["all"]
     assert hosts["vars"]["ansible_connection"] == "community.aws.aws_ssm"
     assert hosts["vars"]["ansible_aws_ssm_bucket_name"] == "transfer-b"
@@ -210,6 +213,20 @@ def test_a_failed_pulumi_update_exits_1_with_its_message(monkeypatch: pytest.Mon
     result = CliRunner().invoke(app, ["up", "staging"])
     assert result.exit_code == 1
     assert "InsufficientInstanceCapacity" in result.output
+
+
+def test_an_error_after_the_update_is_not_blamed_on_pulumi(
+    staging: environments.Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cloud, "automation_stack", lambda name: FakeStack())
+
+    def run_playbook(env, playbook, progress, extravars=None):
+        raise RuntimeError("the playbook run broke")
+
+    monkeypatch.setattr("recstack.cli.run_playbook", run_playbook)
+    result = CliRunner().invoke(app, ["up", "staging"])
+    assert "pulumi failed" not in result.output
+    assert isinstance(result.exception, RuntimeError), result.output
 
 
 def test_down_with_confirmation_destroys_the_stack(monkeypatch: pytest.MonkeyPatch) -> None:
