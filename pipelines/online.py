@@ -22,18 +22,17 @@ def redis_password() -> str:
 def redis_connection(config: RedisConfig):
     """A Redis (or cluster) client for `config`; the password comes from the environment
     (see redis_password) so it never sits in a rendered config file."""
-    env = {
-        "RECSTACK_REDIS_HOST": config.host,
-        "RECSTACK_REDIS_PORT": str(config.port),
-        "RECSTACK_REDIS_CLUSTER": "1" if config.cluster else "0",
-        "RECSTACK_REDIS_USERNAME": os.environ.get("RECSTACK_REDIS_USERNAME", ""),
-        "RECSTACK_REDIS_PASSWORD": redis_password(),
+    return redis_client.connect(
+        config.host.split(","),
+        config.port,
+        cluster=config.cluster,
+        username=os.environ.get("RECSTACK_REDIS_USERNAME", ""),
+        password=redis_password(),
         # Bulk writes (publish, batch) take longer than a serving read, and a batch job
         # can afford to wait out a short blip.
-        "RECSTACK_REDIS_TIMEOUT_S": "30",
-        "RECSTACK_REDIS_RETRIES": "3",
-    }
-    return redis_client.client_from_env(env)
+        timeout_s=30,
+        retries=3,
+    )
 
 
 def delete_other_users(

@@ -62,15 +62,13 @@ class Endpoints:
     def redis_client(self, password: str = "", host: str | None = None):
         """A client of the environment's Redis (cluster-aware, logged in when it has a
         user), like the serving path's; `host` picks one node instead of the seed."""
-        return redis_client.client_from_env(
-            {
-                "RECSTACK_REDIS_HOST": host or ",".join(self.redis_hosts),
-                "RECSTACK_REDIS_PORT": str(self.redis_port),
-                "RECSTACK_REDIS_CLUSTER": "1" if self.redis_cluster and host is None else "0",
-                "RECSTACK_REDIS_USERNAME": self.redis_user,
-                "RECSTACK_REDIS_PASSWORD": password,
-                "RECSTACK_REDIS_TIMEOUT_S": "5",
-            }
+        return redis_client.connect(
+            [host] if host else list(self.redis_hosts),
+            self.redis_port,
+            cluster=self.redis_cluster and host is None,
+            username=self.redis_user,
+            password=password,
+            timeout_s=5,
         )
 
     def grpc_url(self, host: str | None = None) -> str:

@@ -88,7 +88,9 @@ def test_read_rows_from_a_real_redis(redis_server: tuple[str, int]) -> None:
 
 
 def test_a_failed_read_leaves_the_connection_pool_usable(redis_server: tuple[str, int]) -> None:
-    client = redis.Redis(host=redis_server[0], port=redis_server[1])
+    # One connection: a read that kept it, or handed it back with replies still unread,
+    # would break the next read.
+    client = redis.Redis(host=redis_server[0], port=redis_server[1], max_connections=1)
     _store(client, 10, {"a": Value(int64_val=1)})
     client.set(LAYOUT.entity_key(11), "not a hash")
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):

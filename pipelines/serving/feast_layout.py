@@ -128,6 +128,8 @@ def read_rows(
 def _hmget_many(client, keys: list[bytes], layout: FeastViewLayout) -> list[list]:
     head, tail = layout.hmget_frame
     request = b"".join(b"%s$%d\r\n%s\r\n%s" % (head, len(key), key, tail) for key in keys)
+    # Raw commands on a pooled connection: the client's own Retry covers only connecting
+    # here; the serving stages wrap this read in their retry budget (resilience).
     pool = client.connection_pool
     connection = pool.get_connection()
     try:

@@ -12,7 +12,7 @@ lands in an artifact, and one repository serves every environment.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import redis
 from redis.backoff import NoBackoff
@@ -21,19 +21,40 @@ from redis.retry import Retry
 
 
 def client_from_env(env: Mapping[str, str] = os.environ) -> redis.Redis | RedisCluster:
-    timeout_s = float(env.get("RECSTACK_REDIS_TIMEOUT_S", "1.0"))
-    hosts = env.get("RECSTACK_REDIS_HOST", "127.0.0.1").split(",")
-    port = int(env.get("RECSTACK_REDIS_PORT", "6379"))
+    """The serving path's client, from the variables above."""
+    return connect(
+        env.get("RECSTACK_REDIS_HOST", "127.0.0.1").split(","),
+        int(env.get("RECSTACK_REDIS_PORT", "6379")),
+        cluster=env.get("RECSTACK_REDIS_CLUSTER") == "1",
+        username=env.get("RECSTACK_REDIS_USERNAME", ""),
+        password=env.get("RECSTACK_REDIS_PASSWORD", ""),
+        timeout_s=float(env.get("RECSTACK_REDIS_TIMEOUT_S", "1.0")),
+        retries=int(env.get("RECSTACK_REDIS_RETRIES", "1")),
+    )
+
+
+def connect(
+    hosts: Sequence[str],
+    port: int,
+    *,
+    cluster: bool = False,
+    username: str = "",
+    password: str = "",
+    timeout_s: float = 1.0,
+    retries: int = 1,
+) -> redis.Redis | RedisCluster:
+    """A client of `hosts` (seed nodes when `cluster`, else the first one); an empty
+    username or password means none."""
     options = {
-        "username": env.get("RECSTACK_REDIS_USERNAME") or None,
-        "password": env.get("RECSTACK_REDIS_PASSWORD") or None,
+        "username": username or None,
+        "password": password or None,
         # A Redis that is down or stuck must fail the request quickly rather than hold a
         # Triton instance: short timeouts, and an immediate retry at most (the client's
         # default backs off for seconds).
         "socket_timeout": timeout_s,
         "socket_connect_timeout": timeout_s,
-        "retry": Retry(NoBackoff(), int(env.get("RECSTACK_REDIS_RETRIES", "1"))),
+        "retry": Retry(NoBackoff(), retries),
     }
-    if env.get("RECSTACK_REDIS_CLUSTER") == "1":
+    if cluster:
         return RedisCluster(startup_nodes=[ClusterNode(h, port) for h in hosts], **options)
     return redis.Redis(host=hosts[0], port=port, **options)

@@ -17,6 +17,7 @@ def _quantity(report: cost.CostReport, unit: str) -> float:
 def _declared(result: ProgramRun) -> dict[str, float]:
     mocks = result.mocks
     (group,) = mocks.of_type("aws:autoscaling/group:Group")
+    (template,) = mocks.of_type("aws:ec2/launchTemplate:LaunchTemplate")
     caches = mocks.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
     clusters = mocks.of_type("aws:msk/cluster:Cluster")
     endpoints = [
@@ -34,11 +35,20 @@ def _declared(result: ProgramRun) -> dict[str, float]:
         ),
         "broker-hour": sum(c.inputs["numberOfBrokerNodes"] for c in clusters),
         "key-month": len(mocks.of_type("aws:kms/key:Key")),
+        "gp3 GB-month": sum(_gp3_gb(i.inputs) for i in mocks.of_type("aws:ec2/instance:Instance"))
+        + group.inputs["desiredCapacity"] * _gp3_gb(template.inputs),
     }
 
 
+def _gp3_gb(inputs: dict) -> int:
+    """The gp3 GB of one instance (root and EBS devices) or of one launch template."""
+    volumes = [inputs.get("rootBlockDevice"), *inputs.get("ebsBlockDevices", [])]
+    volumes += [m["ebs"] for m in inputs.get("blockDeviceMappings", [])]
+    return sum(v["volumeSize"] for v in volumes if v and v["volumeType"] == "gp3")
+
+
 def _estimated(report: cost.CostReport) -> dict[str, float]:
-    return {
+    quantities = {
         unit: _quantity(report, unit)
         for unit in (
             "instance-hour",
@@ -49,6 +59,12 @@ def _estimated(report: cost.CostReport) -> dict[str, float]:
             "key-month",
         )
     }
+    quantities["gp3 GB-month"] = sum(
+        line.quantity
+        for line in report.lines
+        if line.unit == "GB-month" and line.item.startswith("gp3")
+    )
+    return quantities
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
