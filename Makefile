@@ -10,13 +10,14 @@ ENV ?= local
 # The system interpreter: the serving hosts' Triton embeds the same libpython 3.11.
 PYTHON ?= /usr/bin/python3
 
-.PHONY: help up down status test lint unit cloud-test smoke integration idempotence testbed bench venv constraints clean
+.PHONY: help up down status test lint unit cloud-test smoke integration idempotence testbed rehearsal bench venv constraints clean
 
 help:
 	@echo "make up      deploy the local environment and show recommendations"
 	@echo "make test    lint, unit and cloud tests, deploy, smoke tests, idempotence, teardown"
 	@echo "make down    stop the local environment (data is kept)"
 	@echo "make testbed the multi-host testbed end to end (built and removed again)"
+	@echo "make rehearsal the staging and prod stacks' own variables deployed on the testbed"
 	@echo "make bench   latency/throughput benchmarks -> benchmarks/results/"
 
 $(BIN)/recstack: pyproject.toml constraints.txt
@@ -29,10 +30,13 @@ $(BIN)/recstack: pyproject.toml constraints.txt
 
 venv: $(BIN)/recstack
 
-$(PULUMI_VENV)/bin/pytest: stacks/requirements.txt
+# The project itself goes in too, without its dependencies (the Pulumi program, the policy
+# pack and their tests import recstack_contract, the cost cross-check recstack).
+$(PULUMI_VENV)/bin/pytest: stacks/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(PULUMI_VENV)
 	$(PULUMI_VENV)/bin/pip install --quiet --upgrade pip
 	$(PULUMI_VENV)/bin/pip install --quiet --requirement stacks/requirements.txt
+	$(PULUMI_VENV)/bin/pip install --quiet --no-deps --editable .
 	@touch $@
 
 up: venv
@@ -49,7 +53,8 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ansible-lint --profile production
 
-unit: venv
+# The Pulumi environment too: some tests take a stack's outputs from the program under mocks.
+unit: venv $(PULUMI_VENV)/bin/pytest
 	$(BIN)/pytest tests -m "not deployed and not after_down and not testbed and not testbed_deployed" -q
 
 # The AWS stacks under Pulumi mocks, and the policy pack; no AWS account is involved.
@@ -80,6 +85,20 @@ testbed: venv
 	$(BIN)/recstack testbed down; \
 	$(BIN)/python -c 'from recstack import testbed; left = testbed.leftovers(); assert not left, left'
 
+# Each committed cloud stack's own `inventory` output (the Pulumi program under mocks)
+# bound to fresh testbed hosts, with stand-ins for the managed services
+# (recstack/rehearsal): a deployment, its smoke tests, a second run that must change
+# nothing, and a teardown. The testbed comes down even when a step fails.
+rehearsal: venv $(PULUMI_VENV)/bin/pytest
+	@set -e; trap '$(BIN)/recstack testbed down' EXIT; \
+	for stack in staging prod; do \
+		$(BIN)/recstack testbed up; \
+		$(BIN)/recstack up rehearsal-$$stack; \
+		$(BIN)/recstack smoke rehearsal-$$stack; \
+		$(BIN)/recstack up rehearsal-$$stack --expect-no-changes; \
+		$(BIN)/recstack testbed down; \
+	done
+
 # The whole proof: static checks and unit tests, then a real deployment that must pass
 # the smoke and integration tests, redeploy with zero changes, and tear down cleanly.
 # An environment that was up before `make test` is brought back up afterwards.
@@ -92,6 +111,7 @@ test: venv
 	$(BIN)/recstack down $(ENV); \
 	$(BIN)/pytest tests -m after_down -q; \
 	$(MAKE) --no-print-directory testbed; \
+	$(MAKE) --no-print-directory rehearsal; \
 	if [ "$$was_up" = yes ]; then $(BIN)/recstack up $(ENV); fi
 
 bench: venv

@@ -70,6 +70,7 @@ def main() -> None:
     deployed = client.hgetall(keys.model(where.key_prefix))
     model = {k.decode(): v.decode() for k, v in deployed.items()}
     urls = {"grpc": where.grpc_url(), "http": where.http_url()}
+    admin_token = secrets.triton_admin_token(env)
 
     report: dict = {
         "environment": args.env,
@@ -85,14 +86,14 @@ def main() -> None:
         "sequential": [],
         "concurrent": [],
     }
-    before = serving.stage_statistics(urls["http"])
+    before = serving.stage_statistics(urls["http"], admin_token)
     for protocol, url in urls.items():
         print(f"sequential latency over {protocol} ({args.requests} requests)…", flush=True)
         report["sequential"].append(
             serving.sequential(protocol, url, user_ids, args.requests, warmup=50)
         )
     report["stages_sequential"] = serving.stage_breakdown(
-        before, serving.stage_statistics(urls["http"])
+        before, serving.stage_statistics(urls["http"], admin_token)
     )
     for protocol, url in urls.items():
         for users_per_request in (1, 8):

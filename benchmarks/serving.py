@@ -14,6 +14,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
 from pipelines.export.pbtxt import ENSEMBLE, STAGES, USER_ID
+from recstack.client import admin_headers
 
 Call = Callable[[np.ndarray], None]
 
@@ -125,10 +126,12 @@ def concurrent(
     }
 
 
-def stage_statistics(url: str) -> dict[str, dict[str, float]]:
-    """Cumulative per-model counters (request count, queue and compute time in ns)."""
+def stage_statistics(url: str, admin_token: str) -> dict[str, dict[str, float]]:
+    """Cumulative per-model counters (request count, queue and compute time in ns); a
+    restricted API, so it needs the environment's admin token."""
     client = httpclient.InferenceServerClient(url)
-    stats = client.get_inference_statistics()["model_stats"]
+    headers = admin_headers(admin_token, "http")
+    stats = client.get_inference_statistics(headers=headers)["model_stats"]
     result = {}
     for model in stats:
         if model["name"] not in (*STAGES, ENSEMBLE):

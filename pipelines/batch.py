@@ -35,7 +35,7 @@ def batch(cfg: PipelineConfig) -> StepResult:
     prefix = cfg.serving.key_prefix
     artifacts = load_latest(cfg.paths.artifacts_dir)
     data = cfg.paths.data_dir
-    client = redis_connection(cfg.serving.redis)
+    client = redis_connection()
     users = pd.read_parquet(data / schema.USER_FEATURES_FILE).sort_values("user_id")
     user_ids = users["user_id"].to_numpy(np.int64)
     # Exclusions are read once, as the serving path would see them now.

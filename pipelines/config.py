@@ -2,23 +2,25 @@
 
 Deployments render this file from Ansible group_vars (`pipelines_config`); run on its
 own, `python -m pipelines <step> --config pipeline.yml` reads the same file. Every field
-has a default, so a config only needs what differs. Unknown keys and out-of-range values
-fail early with the dotted field name and what to change.
+has a default, so a config only needs what differs. The shared builder (recstack_config)
+turns the file's mapping, whose keys are the field names, into these dataclasses; each
+`validate()` says which values are allowed. Unknown keys, wrong types and out-of-range
+values fail early with the dotted field name and what to change.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from recstack_config import ConfigError, DataclassBuilder, at_least, between, one_of
+from recstack_contract.features import FEAST_PROJECT
+from recstack_contract.redis import KEY_PREFIX
 
-class ConfigError(ValueError):
-    """A pipeline config value is missing, unknown or out of range."""
+# The file's keys are the field names.
+_BUILDER = DataclassBuilder()
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,10 @@ class DataConfig:
     popularity_exponent: float = 1.0
 
     def validate(self) -> None:
-        _one_of("data.source", self.source, ("synthetic", "parquet"))
+        one_of("data.source", self.source, ("synthetic", "parquet"))
         for name in ("n_users", "n_items", "n_categories", "n_shops", "n_brands"):
-            _at_least(f"data.{name}", getattr(self, name), 2)
-        _at_least("data.impressions_per_user", self.impressions_per_user, 5)
+            at_least(f"data.{name}", getattr(self, name), 2)
+        at_least("data.impressions_per_user", self.impressions_per_user, 5)
         if self.n_categories > self.n_items:
             raise ConfigError("data.n_categories must not exceed data.n_items")
 
@@ -73,36 +75,23 @@ class TrainConfig:
     min_ranker_auc: float = 0.62
 
     def validate(self) -> None:
-        _at_least("train.embedding_dim", self.embedding_dim, 4)
-        _at_least("train.retrieval_epochs", self.retrieval_epochs, 1)
-        _at_least("train.ranker_epochs", self.ranker_epochs, 1)
-        _at_least("train.batch_size", self.batch_size, 8)
-        _at_least("train.eval_k", self.eval_k, 1)
-        _between("train.holdout_fraction", self.holdout_fraction, 0.05, 0.5)
-        _between("train.min_retrieval_recall_at_k", self.min_retrieval_recall_at_k, 0.0, 1.0)
-        _between("train.min_ranker_auc", self.min_ranker_auc, 0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class RedisConfig:
-    # A host, or in cluster mode a comma-separated list of seed nodes.
-    host: str = "127.0.0.1"
-    port: int = 6379
-    # The password (and ACL user name) come from the environment (RECSTACK_REDIS_PASSWORD
-    # or a 0600 file named by RECSTACK_REDIS_PASSWORD_FILE, and RECSTACK_REDIS_USERNAME),
-    # never from this file: rendered config files are not secret.
-    cluster: bool = False
-
-    def validate(self) -> None:
-        _between("serving.redis.port", self.port, 1, 65535)
+        at_least("train.embedding_dim", self.embedding_dim, 4)
+        at_least("train.retrieval_epochs", self.retrieval_epochs, 1)
+        at_least("train.ranker_epochs", self.ranker_epochs, 1)
+        at_least("train.batch_size", self.batch_size, 8)
+        at_least("train.eval_k", self.eval_k, 1)
+        between("train.holdout_fraction", self.holdout_fraction, 0.05, 0.5)
+        between("train.min_retrieval_recall_at_k", self.min_retrieval_recall_at_k, 0.0, 1.0)
+        between("train.min_ranker_auc", self.min_ranker_auc, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
 class ServingConfig:
-    redis: RedisConfig = field(default_factory=RedisConfig)
+    # Where Redis is, and its password, come from the process environment
+    # (recstack_contract/redis.py), as for every recstack client, never from this file.
     # Prefix of every key the pipelines and the serving path own in Redis.
-    key_prefix: str = "recstack"
-    feast_project: str = "recstack"
+    key_prefix: str = KEY_PREFIX
+    feast_project: str = FEAST_PROJECT
     # Candidates the retrieval stage returns (FAISS top-N) before filtering.
     retrieval_candidates: int = 200
     top_k: int = 20
@@ -119,11 +108,10 @@ class ServingConfig:
     triton_python_env: str = "/opt/recstack/triton/pyenv"
 
     def validate(self) -> None:
-        self.redis.validate()
-        _at_least("serving.top_k", self.top_k, 1)
-        _at_least("serving.max_per_category", self.max_per_category, 1)
-        _at_least("serving.instances_per_stage", self.instances_per_stage, 1)
-        _between("serving.batch_max_age_hours", self.batch_max_age_hours, 0.01, 24.0 * 365)
+        at_least("serving.top_k", self.top_k, 1)
+        at_least("serving.max_per_category", self.max_per_category, 1)
+        at_least("serving.instances_per_stage", self.instances_per_stage, 1)
+        between("serving.batch_max_age_hours", self.batch_max_age_hours, 0.01, 24.0 * 365)
         if self.retrieval_candidates < 2 * self.top_k:
             raise ConfigError(
                 "serving.retrieval_candidates must be at least twice serving.top_k "
@@ -164,67 +152,6 @@ def load_config(path: Path | str | None) -> PipelineConfig:
     return from_mapping(raw).validate()
 
 
-def from_mapping(raw: dict[str, Any]) -> PipelineConfig:
-    return _build(PipelineConfig, raw, "")
-
-
-def _build(cls: type, raw: Any, where: str) -> Any:
-    if not isinstance(raw, dict):
-        name = where.rstrip(".") or "config"
-        raise ConfigError(f"{name} must be a mapping, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(
-            f"unknown key {where}{unknown[0]}; expected one of: {', '.join(sorted(known))}"
-        )
-    values = {name: _coerce(hints[name], raw[name], f"{where}{name}") for name in raw}
-    return cls(**values)
-
-
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, f"{where}.")
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where} must be a list, got {value!r}")
-        item_type = typing.get_args(hint)[0]
-        return tuple(_coerce(item_type, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if hint is Path:
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where} must be a path string, got {value!r}")
-        return Path(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-        return value
-    raise TypeError(f"unsupported config type {hint} at {where}")
-
-
-def _at_least(name: str, value: float, minimum: float) -> None:
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _between(name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
-
-
-def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+def from_mapping(raw: object) -> PipelineConfig:
+    """The config from a mapping read out of YAML, not yet validated."""
+    return _BUILDER.build(PipelineConfig, raw)

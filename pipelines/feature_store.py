@@ -18,9 +18,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from recstack_contract.redis import from_environment
+from recstack_contract.secrets import REDIS_PASSWORD
+
 from . import schema
 from .config import PipelineConfig
-from .online import redis_connection, redis_password
+from .online import redis_connection
 from .serving import keys
 from .steps import StepResult, fingerprint
 
@@ -33,8 +36,9 @@ class FeatureStoreError(RuntimeError):
 
 def sync(cfg: PipelineConfig, repo: Path) -> StepResult:
     # feature_store.yaml names ${RECSTACK_REDIS_PASSWORD}; Feast expands it from the
-    # environment of this process (and of `feast apply`, which inherits it).
-    os.environ["RECSTACK_REDIS_PASSWORD"] = redis_password()
+    # environment of this process (and of `feast apply`, which inherits it), so a
+    # password given as a file is put there.
+    os.environ[REDIS_PASSWORD.environment] = from_environment(os.environ)[1]
     applied = _apply(repo)
     materialized = _materialize(cfg, repo, force=applied)
     return StepResult(
@@ -77,7 +81,7 @@ def _materialize(cfg: PipelineConfig, repo: Path, force: bool) -> bool:
         cfg.paths.data_dir / schema.ITEM_FEATURES_FILE,
     )
     digest = fingerprint("materialize", cfg.serving.feast_project, files=tables)
-    client = redis_connection(cfg.serving.redis)
+    client = redis_connection()
     marker = keys.materialized_marker(cfg.serving.key_prefix)
     if not force and client.get(marker) == digest.encode():
         return False

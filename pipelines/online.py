@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
-from .config import RedisConfig
+from recstack_contract.redis import from_environment
+
 from .serving import redis_client
 
 
-def redis_password() -> str:
-    """RECSTACK_REDIS_PASSWORD, or the content of RECSTACK_REDIS_PASSWORD_FILE (how the
-    pipelines role passes it: an environment prefix would show in the process list)."""
-    if os.environ.get("RECSTACK_REDIS_PASSWORD"):
-        return os.environ["RECSTACK_REDIS_PASSWORD"]
-    path = os.environ.get("RECSTACK_REDIS_PASSWORD_FILE")
-    return Path(path).read_text().strip() if path else ""
-
-
-def redis_connection(config: RedisConfig):
-    """A Redis (or cluster) client for `config`; the password comes from the environment
-    (see redis_password) so it never sits in a rendered config file."""
+def redis_connection():
+    """A Redis (or cluster) client from the process environment, like every recstack
+    client (recstack_contract/redis.py): the password never sits in a rendered file."""
+    connection, password = from_environment(os.environ)
     return redis_client.connect(
-        config.host.split(","),
-        config.port,
-        cluster=config.cluster,
-        username=os.environ.get("RECSTACK_REDIS_USERNAME", ""),
-        password=redis_password(),
+        connection,
+        password,
         # Bulk writes (publish, batch) take longer than a serving read, and a batch job
         # can afford to wait out a short blip.
         timeout_s=30,

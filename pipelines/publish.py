@@ -29,7 +29,7 @@ def publish(cfg: PipelineConfig) -> StepResult:
     digest = fingerprint(
         version, cfg.serving.top_k, list(cfg.serving.blocklist), files=(impressions_file,)
     )
-    client = redis_connection(cfg.serving.redis)
+    client = redis_connection()
     marker = keys.published_marker(prefix)
     if client.get(marker) == digest.encode():
         return StepResult("publish", False, {"model_version": version})

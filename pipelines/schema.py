@@ -1,4 +1,7 @@
-"""The data contract between the offline store, training and serving.
+"""The data layout between the offline store, training and serving.
+
+The feature schema itself (entities, views, typed features) is defined once in
+`recstack_contract.features`; the column lists below are derived from it.
 
 Raw tables (what users replace with their own data, parquet in `paths.data_dir`):
 
@@ -23,39 +26,30 @@ the models, so a code never seen in training cannot index out of range.
 
 from __future__ import annotations
 
-USER_CATEGORICALS: tuple[str, ...] = (
-    "user_gender",
-    "user_age",
-    "user_geography",
-    "user_group",
-    "user_profile",
-)
-ITEM_CATEGORICALS: tuple[str, ...] = (
-    "item_category",
-    "item_shop",
-    "item_brand",
-    "item_intention",
-)
+from recstack_contract import features as contract
 
-USER_DENSE = "user_activity"
-ITEM_DENSE = "item_popularity"
+# The per-entity columns, in the order the feature views declare them.
+USER_CATEGORICALS: tuple[str, ...] = contract.USER_FEATURES.names(contract.INT64)
+ITEM_CATEGORICALS: tuple[str, ...] = contract.ITEM_FEATURES.names(contract.INT64)
+(USER_DENSE,) = contract.USER_FEATURES.names(contract.FLOAT32)
+(ITEM_DENSE,) = contract.ITEM_FEATURES.names(contract.FLOAT32)
 
 # Column order of the models' sparse inputs.
-USER_SPARSE: tuple[str, ...] = ("user_id", *USER_CATEGORICALS)
-ITEM_SPARSE: tuple[str, ...] = ("item_id", *ITEM_CATEGORICALS)
+USER_SPARSE: tuple[str, ...] = (contract.USER.join_key, *USER_CATEGORICALS)
+ITEM_SPARSE: tuple[str, ...] = (contract.ITEM.join_key, *ITEM_CATEGORICALS)
 RANKER_SPARSE: tuple[str, ...] = (*USER_SPARSE, *ITEM_SPARSE)
 RANKER_DENSE: tuple[str, ...] = (USER_DENSE, ITEM_DENSE)
 
 # Features the online store serves per user (Feast view `user_features`), in the order
 # the serving path passes them between stages.
-USER_ONLINE_FEATURES: tuple[str, ...] = (*USER_CATEGORICALS, USER_DENSE)
-ITEM_ONLINE_FEATURES: tuple[str, ...] = (*ITEM_CATEGORICALS, ITEM_DENSE)
+USER_ONLINE_FEATURES: tuple[str, ...] = contract.USER_FEATURES.names()
+ITEM_ONLINE_FEATURES: tuple[str, ...] = contract.ITEM_FEATURES.names()
 
 USERS_FILE = "users.parquet"
 ITEMS_FILE = "items.parquet"
 IMPRESSIONS_FILE = "impressions.parquet"
-USER_FEATURES_FILE = "user_features.parquet"
-ITEM_FEATURES_FILE = "item_features.parquet"
+USER_FEATURES_FILE = contract.USER_FEATURES.file
+ITEM_FEATURES_FILE = contract.ITEM_FEATURES.file
 
-USER_FEATURE_VIEW = "user_features"
-ITEM_FEATURE_VIEW = "item_features"
+USER_FEATURE_VIEW = contract.USER_FEATURES.name
+ITEM_FEATURE_VIEW = contract.ITEM_FEATURES.name

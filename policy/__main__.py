@@ -1,9 +1,9 @@
 """Entry point of the recstack-security policy pack, and the only place that constructs
 the ``PolicyPack`` (constructing one starts the analyzer's gRPC server and blocks).
 
-The Pulumi CLI runs this directory as ``python policy/`` (PulumiPolicy.yaml), so
-``rules`` is imported as a top-level module then; ``python -m policy`` and the tests
-import it as ``policy.rules``.
+The Pulumi CLI runs this directory as ``python policy/`` (PulumiPolicy.yaml), so the
+``rules`` package is imported as top-level ``rules`` then; ``python -m policy`` and the
+tests import it as ``policy.rules``.
 """
 
 from __future__ import annotations

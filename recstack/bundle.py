@@ -17,7 +17,7 @@ import tarfile
 from pathlib import Path
 
 TOP_LEVEL_FILES = ("pyproject.toml", "constraints.txt", "README.md")
-PACKAGES = ("recstack", "pipelines")
+PACKAGES = ("recstack", "recstack_contract", "recstack_config", "pipelines")
 
 
 def bundle_bytes(root: Path) -> bytes:

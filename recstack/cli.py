@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipelines.export.pbtxt import ENSEMBLE, USER_ID
+from recstack_contract.secrets import REDIS_PASSWORD, TRITON_ADMIN_TOKEN
 
 from . import (
     PROJECT_ROOT,
@@ -25,6 +26,7 @@ from . import (
     endpoints,
     environments,
     health,
+    rehearsal,
     secrets,
     stack_files,
 )
@@ -87,19 +89,28 @@ def up(
         typer.Option(help="fail if any task changes something (the idempotence check)"),
     ] = False,
 ) -> None:
-    """Deploy an environment: `local`, `testbed`, or a cloud stack (Pulumi, then the same
-    playbooks)."""
+    """Deploy an environment: `local`, `testbed`, a cloud stack (Pulumi, then the same
+    playbooks), or `rehearsal-<stack>` (the stack's variables on the testbed's hosts)."""
     environment = _environment(env)
+    results = []
     if environment.cloud:
         outputs = _cloud(lambda: cloud.up(environment.name, _pulumi_line))
-        result = _require_ok(cloud_deploy.configure(environment, outputs, _progress, run_playbook))
+        _ensure_triton_admin_token(environment)
+        results.append(
+            _require_ok(cloud_deploy.configure(environment, outputs, _progress, run_playbook))
+        )
     else:
-        result = _play(environment, "site.yml")
-        _play(environment, "endpoints.yml")
-    changed = result.changed
+        _ensure_triton_admin_token(environment)
+        if environment.rehearsal:
+            _prepare_rehearsal(environment)
+            results.append(_play(environment, "rehearsal.yml"))
+        results.append(_play(environment, "site.yml"))
+    _play(environment, "endpoints.yml")
+    outcomes = [o for r in results for o in r.outcomes]
+    changed = [o for r in results for o in r.changed]
     console.print(
-        f"[bold]{environment.name} is up[/bold]: {len(result.outcomes)} tasks, "
-        f"{len(changed)} changed, {result.duration_s:.0f} s"
+        f"[bold]{environment.name} is up[/bold]: {len(outcomes)} tasks, "
+        f"{len(changed)} changed, {sum(r.duration_s for r in results):.0f} s"
     )
     if expect_no_changes and changed:
         for outcome in changed:
@@ -110,6 +121,25 @@ def up(
         raise typer.Exit(1)
     if not environment.cloud:
         _show_sample(environment)
+
+
+def _prepare_rehearsal(environment: environments.Environment) -> None:
+    try:
+        binding = rehearsal.prepare(environment)
+    except (rehearsal.RehearsalError, rehearsal.OutputsError, rehearsal.BindingError) as error:
+        console.print(f"[red]{escape(str(error))}[/red]")
+        raise typer.Exit(2) from None
+    stand_ins = ", ".join(name for name, _ in binding.redis_stand_ins) or "none"
+    console.print(
+        f"[bold]{escape(environment.name)}[/bold]: the stack's variables, bound to the testbed "
+        f"(managed Redis stand-ins: {escape(stand_ins)}); inventory in {environment.inventory}"
+    )
+
+
+def _ensure_triton_admin_token(environment: environments.Environment) -> None:
+    """Triton refuses its admin APIs without this header value: every environment gets
+    one on the controller before its first playbook run, and keeps it."""
+    secrets.ensure(environment, TRITON_ADMIN_TOKEN)
 
 
 @app.command()
@@ -180,7 +210,9 @@ def status(env: EnvArg = "local") -> None:
     environment = _environment(env)
     where = _endpoints(environment)
     table = Table("component", "endpoint", "state", "detail")
-    checks = health.check_all(where, secrets.redis_password(environment))
+    checks = health.check_all(
+        where, secrets.redis_password(environment), secrets.triton_admin_token(environment)
+    )
     for check in checks:
         state = "[green]up[/green]" if check.ok else "[red]DOWN[/red]"
         detail = check.detail if check.ok else f"{check.detail}\n→ {check.hint}"
@@ -335,7 +367,7 @@ def testbed_up() -> None:
     """Start the testbed hosts (or confirm they are up) and write inventories/testbed/hosts.yml."""
     result = _testbed("up")
     # The testbed's Redis cluster requires a login; clients get the password per run.
-    secrets.ensure_redis_password(environments.get("testbed"))
+    secrets.ensure(environments.get("testbed"), REDIS_PASSWORD)
     state = "was already up" if result.already_up else "is up"
     console.print(
         f"[bold]testbed {state}[/bold]: {len(result.hosts)} hosts, {result.seconds:.1f} s; "
@@ -347,6 +379,10 @@ def testbed_up() -> None:
 def testbed_down() -> None:
     """Remove the testbed: hosts, namespaces, links, NAT, overlays, keys and inventory."""
     result = _testbed("down")
+    # Rehearsals' stand-in EBS volumes belonged to those hosts.
+    detached = rehearsal.volumes.release()
+    if detached:
+        console.print(f"detached the rehearsal volumes {', '.join(detached)}")
     if result.removed:
         console.print(f"[bold]testbed is down[/bold] ({result.seconds:.1f} s)")
     else:

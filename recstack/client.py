@@ -1,5 +1,6 @@
 """Ask the deployed ensemble for recommendations (what `recstack recommend` and the smoke
-tests call), over gRPC or HTTP."""
+tests call), over gRPC or HTTP, and the headers the kit's tools send to Triton's
+administrative APIs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pipelines.export.pbtxt import (
     ORDERED_SCORES,
     USER_ID,
 )
+from recstack_contract.triton import ADMIN_GRPC_HEADER, ADMIN_HEADER
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,17 @@ class Recommendation:
     fallback: bool
     # Redis could not be read: the answer was made without (some of) the user's data.
     degraded: bool
+
+
+def admin_headers(token: str, protocol: str) -> dict[str, str]:
+    """The headers (gRPC: metadata) that open Triton's restricted API groups
+    (recstack_contract.triton.RESTRICTED_APIS) to the holder of the environment's admin
+    token; pass them as `headers=` to each tritonclient call of those groups."""
+    if protocol == "grpc":
+        return {ADMIN_GRPC_HEADER: token}
+    if protocol == "http":
+        return {ADMIN_HEADER: token}
+    raise ValueError(f"protocol must be grpc or http, got {protocol!r}")
 
 
 def recommend(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from recstack_contract.secrets import REDIS_PASSWORD
+
 from . import cloud_inventory, secrets
 from .environments import Environment
 from .runner import PlaybookResult, Progress
@@ -25,6 +27,6 @@ def configure(
     # the group_vars derive each service's credentials from, for this run only.
     extravars = {
         **secrets.playbook_variables(environment),
-        secrets.REDIS_PASSWORD: outputs["redis_password"],
+        REDIS_PASSWORD.variable: outputs["redis_password"],
     }
     return run_playbook(environment, "site.yml", progress, extravars)

@@ -13,14 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from . import stack_files
-
-if TYPE_CHECKING:
-    from stack_config import StackConfig
+from stacks.stack_config import SSM_ENDPOINT_SERVICES, StackConfig
 
 PRICES_FILE = Path(__file__).with_name("prices.yaml")
 
@@ -251,16 +248,6 @@ def _redis(lines: _Lines, config: StackConfig) -> None:
 
 def _kafka(lines: _Lines, config: StackConfig) -> None:
     kafka = config.kafka
-    if kafka.mode == "selfhosted":
-        lines.hosts(
-            "kafka",
-            kafka.brokers,
-            kafka.instance_type,
-            "kafka.instanceType",
-            config.hosts.root_volume_gb + kafka.volume_gb,
-            role="KRaft brokers",
-        )
-        return
     price = lines.price("msk", lines.prices.msk_brokers, kafka.broker_type, "kafka.brokerType")
     lines.hourly("kafka", f"MSK {kafka.broker_type}", kafka.brokers, "broker-hour", price)
     lines.monthly(
@@ -282,11 +269,11 @@ def _network(lines: _Lines, config: StackConfig) -> None:
     )
     scheme = "internet-facing" if net.public_load_balancer else "internal"
     lines.hourly("network", f"NLB ({scheme})", 1, "LB-hour", prices.nlb_hour)
-    services = stack_files.program().SSM_ENDPOINT_SERVICES  # the S3 gateway endpoint is free
+    services = len(SSM_ENDPOINT_SERVICES)  # the S3 gateway endpoint is free
     lines.hourly(
         "network",
-        f"{len(services)} SSM interface endpoints x {net.availability_zones} AZs",
-        len(services) * net.availability_zones,
+        f"{services} SSM interface endpoints x {net.availability_zones} AZs",
+        services * net.availability_zones,
         "endpoint-AZ-hour",
         prices.interface_endpoint_az_hour,
     )

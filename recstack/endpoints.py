@@ -1,4 +1,6 @@
-"""Where an environment's services answer, as recorded by playbooks/endpoints.yml."""
+"""Where an environment's services answer, as recorded by playbooks/endpoints.yml from the
+variables every environment defines alike (inventories/common/group_vars, or a cloud
+stack's exported group_vars)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.serving import redis_client
+from pipelines.streaming.kafka_client import KafkaEndpoint, parse_endpoint
+from recstack_contract.redis import RedisConnection
 
 from .environments import Environment
 
@@ -22,13 +26,13 @@ class Endpoints:
     feast_project: str
     # The Feast repository on the first trainer host (readable from here when local).
     feast_repo: str
-    redis_hosts: tuple[str, ...]
-    redis_port: int
-    redis_cluster: bool
-    redis_user: str
-    kafka_hosts: tuple[str, ...]
-    kafka_port: int
+    # selfhosted (the kit's servers on the `redis` hosts) or a managed service.
+    redis_mode: str
+    # How clients reach Redis (the contract's structure); the password is a secret.
+    redis: RedisConnection
+    kafka: KafkaEndpoint
     kafka_topics: tuple[str, ...]
+    # Where clients reach Triton: each host, or a cloud stack's load balancer.
     triton_hosts: tuple[str, ...]
     triton_http_port: int
     triton_grpc_port: int
@@ -36,19 +40,15 @@ class Endpoints:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Endpoints:
-        kafka = raw["kafka"]
         return cls(
             environment=raw["environment"],
             key_prefix=raw["key_prefix"],
             feast_project=raw["feast_project"],
             feast_repo=raw["feast_repo"],
-            redis_hosts=tuple(raw["redis"]["hosts"]),
-            redis_port=raw["redis"]["port"],
-            redis_cluster=raw["redis"]["cluster"],
-            redis_user=raw["redis"]["user"],
-            kafka_hosts=tuple(kafka["hosts"]),
-            kafka_port=kafka["port"],
-            kafka_topics=tuple(kafka["topics"]),
+            redis_mode=raw["redis_mode"],
+            redis=RedisConnection.from_mapping(raw["redis"]),
+            kafka=parse_endpoint(raw["kafka"]),
+            kafka_topics=tuple(raw["kafka_topics"]),
             triton_hosts=tuple(raw["triton"]["hosts"]),
             triton_http_port=raw["triton"]["http_port"],
             triton_grpc_port=raw["triton"]["grpc_port"],
@@ -56,20 +56,17 @@ class Endpoints:
         )
 
     @property
-    def kafka_bootstrap(self) -> str:
-        return ",".join(f"{host}:{self.kafka_port}" for host in self.kafka_hosts)
+    def redis_hosts(self) -> tuple[str, ...]:
+        return self.redis.hosts
+
+    @property
+    def redis_port(self) -> int:
+        return self.redis.port
 
     def redis_client(self, password: str = "", host: str | None = None):
         """A client of the environment's Redis (cluster-aware, logged in when it has a
         user), like the serving path's; `host` picks one node instead of the seed."""
-        return redis_client.connect(
-            [host] if host else list(self.redis_hosts),
-            self.redis_port,
-            cluster=self.redis_cluster and host is None,
-            username=self.redis_user,
-            password=password,
-            timeout_s=5,
-        )
+        return redis_client.connect(self.redis, password, host=host, timeout_s=5)
 
     def grpc_url(self, host: str | None = None) -> str:
         return f"{host or self.triton_hosts[0]}:{self.triton_grpc_port}"

@@ -5,7 +5,9 @@ of SSH hosts in namespaces on this machine (`recstack testbed up` writes its hos
 into inventories/testbed). Every committed
 Pulumi stack file (Pulumi.<stack>.yaml) is a cloud environment: `recstack up <stack>`
 provisions it with Pulumi, then writes its inventory from the stack's outputs into the
-environment's state directory. Both run the same playbooks.
+environment's state directory. `rehearsal-<stack>` is that stack's inventory output,
+made under Pulumi mocks and bound to the testbed's hosts (recstack/rehearsal), its
+inventory written to the same place. All of them run the same playbooks.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class Environment:
     name: str
     description: str
     cloud: bool = False
+    # A cloud stack's variables on the testbed's hosts (`recstack rehearse <stack>`).
+    rehearsal: bool = False
     # An inventory directory given by path (`recstack smoke path/to/inventory`).
     inventory_dir: Path | None = None
 
@@ -40,7 +44,7 @@ class Environment:
         """The environment's own inventory: its hosts and its settings."""
         if self.inventory_dir is not None:
             return self.inventory_dir
-        if self.cloud:
+        if self.cloud or self.rehearsal:
             return self.state_dir / "inventory"
         return PROJECT_ROOT / "inventories" / self.name
 
@@ -75,15 +79,31 @@ def cloud_stacks() -> list[str]:
     )
 
 
+REHEARSAL_PREFIX = "rehearsal-"
+
+
+def rehearsal(stack: str) -> Environment:
+    return Environment(
+        f"{REHEARSAL_PREFIX}{stack}",
+        f"the {stack} stack's variables on the testbed's hosts",
+        rehearsal=True,
+    )
+
+
 def get(name: str) -> Environment:
     if name in LOCAL:
         return LOCAL[name]
     if name in cloud_stacks():
         return Environment(name, f"AWS stack from Pulumi.{name}.yaml", cloud=True)
+    stack = name.removeprefix(REHEARSAL_PREFIX)
+    if name.startswith(REHEARSAL_PREFIX) and stack in cloud_stacks():
+        return rehearsal(stack)
     path = Path(name).resolve()
     if (path / "hosts.yml").is_file():
         return Environment(path.name, f"the inventory in {path}", inventory_dir=path)
-    known = ", ".join([*sorted(LOCAL), *cloud_stacks()])
+    known = ", ".join(
+        [*sorted(LOCAL), *cloud_stacks(), *(REHEARSAL_PREFIX + s for s in cloud_stacks())]
+    )
     raise UnknownEnvironment(
         f"unknown environment {name!r}; known: {known}, or a path to an inventory directory "
         "with a hosts.yml"

@@ -11,9 +11,13 @@ from dataclasses import dataclass
 import redis
 import tritonclient.http as httpclient
 from confluent_kafka.admin import AdminClient
+from tritonclient.utils import InferenceServerException
 
 from pipelines.serving import keys
+from pipelines.streaming.kafka_client import KafkaEndpoint, client_config
+from recstack_contract.secrets import TRITON_ADMIN_TOKEN
 
+from .client import admin_headers
 from .endpoints import Endpoints
 
 
@@ -77,47 +81,64 @@ def cluster_nodes(client) -> list[dict]:
     return nodes
 
 
-def kafka_topics(bootstrap: str, timeout_s: float = 5.0) -> set[str]:
-    admin = AdminClient(
-        {"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout_s * 1000)}
-    )
+def kafka_topics(endpoint: KafkaEndpoint, timeout_s: float = 5.0) -> set[str]:
+    admin = AdminClient({**client_config(endpoint), "socket.timeout.ms": int(timeout_s * 1000)})
     return set(admin.list_topics(timeout=timeout_s).topics)
 
 
-def check_kafka(bootstrap: str, expected: tuple[str, ...]) -> Check:
-    hint = (
-        "is the broker running? supervisorctl status recstack-kafka; log: /var/log/recstack/kafka/"
-    )
+def check_kafka(endpoint: KafkaEndpoint, expected: tuple[str, ...]) -> Check:
+    """The broker answers metadata with every expected topic."""
+    if endpoint.auth == "none":
+        hint = (
+            "is the broker running? supervisorctl status recstack-kafka; "
+            "log: /var/log/recstack/kafka/"
+        )
+    else:
+        hint = (
+            f"MSK ({endpoint.auth}): may this host reach the brokers (security group) and "
+            "authenticate (its role's kafka-cluster permissions, or the SCRAM secret)?"
+        )
     try:
-        topics = kafka_topics(bootstrap)
+        topics = kafka_topics(endpoint)
     except Exception as exc:  # confluent-kafka raises KafkaException or plain errors
-        return Check("kafka", bootstrap, False, f"no metadata: {exc}", hint)
+        return Check("kafka", endpoint.bootstrap, False, f"no metadata: {exc}", hint)
     missing = sorted(set(expected) - topics)
     if missing:
         return Check(
             "kafka",
-            bootstrap,
+            endpoint.bootstrap,
             False,
             f"missing topics {', '.join(missing)}",
             "the broker keeps topics in memory: rerun `recstack up` to recreate them",
         )
-    return Check("kafka", bootstrap, True, f"{len(topics)} topics")
+    return Check("kafka", endpoint.bootstrap, True, f"{len(topics)} topics")
 
 
-def triton_model_states(url: str) -> dict[str, str]:
+# Triton answers 403 to a restricted API without the right admin header.
+ADMIN_TOKEN_HINT = (
+    f"Triton refused the admin token: it comes from {TRITON_ADMIN_TOKEN.environment} if set, "
+    "else .recstack/<env>/secrets.json, and must be the value the environment was deployed "
+    "with (`recstack up` writes it)"
+)
+
+
+def triton_model_states(url: str, admin_token: str) -> dict[str, str]:
+    """Every model in the repository and its state (a restricted API: needs the token)."""
     client = httpclient.InferenceServerClient(url, network_timeout=5.0)
-    return {m["name"]: m.get("state", "UNKNOWN") for m in client.get_model_repository_index()}
+    index = client.get_model_repository_index(headers=admin_headers(admin_token, "http"))
+    return {m["name"]: m.get("state", "UNKNOWN") for m in index}
 
 
-def check_triton(url: str) -> Check:
+def check_triton(url: str, admin_token: str) -> Check:
     hint = service_hint("triton")
     try:
         client = httpclient.InferenceServerClient(url, network_timeout=5.0)
         if not client.is_server_ready():
             return Check("triton", url, False, "server not ready", hint)
-        states = triton_model_states(url)
-    except Exception as exc:  # connection refused, timeouts, protocol errors
-        return Check("triton", url, False, str(exc), hint)
+        states = triton_model_states(url, admin_token)
+    except Exception as exc:  # connection refused, timeouts, protocol errors, a refusal
+        refused = isinstance(exc, InferenceServerException) and exc.status() == "403"
+        return Check("triton", url, False, str(exc), ADMIN_TOKEN_HINT if refused else hint)
     not_ready = sorted(name for name, state in states.items() if state != "READY")
     if not states or not_ready:
         return Check(
@@ -130,8 +151,11 @@ def check_triton(url: str) -> Check:
     return Check("triton", url, True, f"{len(states)} models ready")
 
 
-def check_all(endpoints: Endpoints, password: str) -> list[Check]:
+def check_all(endpoints: Endpoints, password: str, triton_admin_token: str) -> list[Check]:
     checks = [check_redis(endpoints, host, password) for host in endpoints.redis_hosts]
-    checks.append(check_kafka(endpoints.kafka_bootstrap, endpoints.kafka_topics))
-    checks += [check_triton(endpoints.http_url(host)) for host in endpoints.triton_hosts]
+    checks.append(check_kafka(endpoints.kafka, endpoints.kafka_topics))
+    checks += [
+        check_triton(endpoints.http_url(host), triton_admin_token)
+        for host in endpoints.triton_hosts
+    ]
     return checks

@@ -5,7 +5,8 @@
 
 The environment's endpoints come from `recstack up` (.recstack/<env>/endpoints.json);
 host checks reach the hosts through the environment's Ansible inventory (testinfra). A
-Redis password comes from RECSTACK_REDIS_PASSWORD or the environment's secrets file.
+Redis password comes from RECSTACK_REDIS_PASSWORD, and Triton's admin token from
+RECSTACK_TRITON_ADMIN_TOKEN, or else from the environment's secrets file.
 Every failure message starts with the component and says what to check first.
 """
 
@@ -21,6 +22,7 @@ import redis
 
 from pipelines.serving import keys
 from recstack import endpoints, environments, health, secrets
+from recstack_contract.secrets import TRITON_ADMIN_TOKEN
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,6 +54,18 @@ def where(environment: environments.Environment) -> endpoints.Endpoints:
 @pytest.fixture(scope="session")
 def redis_password(environment: environments.Environment) -> str:
     return secrets.redis_password(environment)
+
+
+@pytest.fixture(scope="session")
+def triton_admin_token(environment: environments.Environment) -> str:
+    """The value of the header that opens Triton's restricted APIs."""
+    token = secrets.triton_admin_token(environment)
+    assert token, (
+        f"triton: no admin token for {environment.name} — `recstack up {environment.name}` "
+        f"writes it to {environment.secrets_file}; for an environment deployed elsewhere set "
+        f"{TRITON_ADMIN_TOKEN.environment}"
+    )
+    return token
 
 
 @pytest.fixture(scope="session")

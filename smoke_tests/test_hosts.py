@@ -14,6 +14,7 @@ import testinfra
 from recstack import health
 from recstack.endpoints import Endpoints
 from recstack.environments import Environment
+from recstack_contract.ports import PORTS
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def hosts_of(environment: Environment):
 def _ports(where: Endpoints, group: str) -> list[int]:
     return {
         "redis": [where.redis_port],
-        "kafka": [where.kafka_port],
+        "kafka": [PORTS.kafka],
         "triton": [where.triton_http_port, where.triton_grpc_port, where.triton_metrics_port],
     }[group]
 

@@ -10,20 +10,26 @@ import testinfra
 
 from recstack.endpoints import Endpoints
 from recstack.environments import Environment
+from recstack_contract.kafka import PROBES
 
-# The trainer's own environment (roles/pipelines installs the project, with confluent-kafka,
-# into <pipelines_install_dir>/venv; the default directory is /opt/recstack/app).
+# The trainer's own environment (roles/pipelines installs the project, with confluent-kafka
+# and its Kafka client settings, into <pipelines_install_dir>/venv; the default directory
+# is /opt/recstack/app).
 PYTHON = "/opt/recstack/app/venv/bin/python"
 
+# The trainer builds its clients from the endpoint it is given, as every recstack process
+# does; on MSK that signs its IAM token or reads the SCRAM secret there, with its own role.
 ROUND_TRIP = """
 import json, sys, time
 from confluent_kafka import Consumer, Producer
-bootstrap, topic, marker = sys.argv[1:4]
-producer = Producer({"bootstrap.servers": bootstrap})
+from pipelines.streaming.kafka_client import client_config, from_environment
+topic, marker = sys.argv[1:3]
+config = client_config(from_environment())
+producer = Producer(config)
 producer.produce(topic, key=marker, value=json.dumps({"probe": marker}))
 assert producer.flush(10) == 0, "message not delivered"
 consumer = Consumer({
-    "bootstrap.servers": bootstrap, "group.id": "smoke-" + marker,
+    **config, "group.id": "smoke-" + marker,
     "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
 })
 consumer.subscribe([topic])
@@ -37,14 +43,15 @@ consumer.close()
 """
 
 
-# The deployment's topic for probes, which nothing else consumes.
-PROBES = "recstack.probes"
-
-
 def test_trainers_produce_and_consume_through_the_broker(
     environment: Environment, where: Endpoints
 ) -> None:
-    assert PROBES in where.kafka_topics, f"kafka: the deployment creates no {PROBES} topic"
+    assert PROBES.name in where.kafka_topics, (
+        f"kafka: the deployment creates no {PROBES.name} topic"
+    )
+    # The clients on the trainers get the environment's endpoint, as every Kafka client.
+    endpoint = where.kafka
+    variables = " ".join(f"{k}={shlex.quote(v)}" for k, v in endpoint.environment().items())
     trainers = testinfra.get_hosts(
         ["ansible://trainer"], ansible_inventory=str(environment.inventory)
     )
@@ -52,9 +59,9 @@ def test_trainers_produce_and_consume_through_the_broker(
     for host in trainers:
         marker = uuid.uuid4().hex
         result = host.run(
-            f"{PYTHON} -c {shlex.quote(ROUND_TRIP)} {where.kafka_bootstrap} {PROBES} {marker}"
+            f"{variables} {PYTHON} -c {shlex.quote(ROUND_TRIP)} {PROBES.name} {marker}"
         )
         assert result.rc == 0 and result.stdout.strip() == "ok", (
-            f"kafka from {host.backend.hostname}: the round trip through {where.kafka_bootstrap} "
+            f"kafka from {host.backend.hostname}: the round trip through {endpoint.bootstrap} "
             f"failed → is the broker reachable from there? ({result.stderr[-500:]})"
         )

@@ -13,13 +13,13 @@ SLOTS = 16384
 
 @pytest.fixture(scope="module")
 def nodes(where: Endpoints, redis_password: str) -> list[dict]:
-    if not where.redis_cluster:
+    if not where.redis.cluster:
         pytest.skip("this environment runs a standalone Redis")  # nothing to check
     return health.cluster_nodes(where.redis_client(redis_password, host=where.redis_hosts[0]))
 
 
 def test_cluster_state_is_ok_on_every_node(where: Endpoints, redis_password: str) -> None:
-    if not where.redis_cluster:
+    if not where.redis.cluster:
         pytest.skip("this environment runs a standalone Redis")
     for host in where.redis_hosts:
         info = (

@@ -1,4 +1,4 @@
-"""Self-managed EC2 hosts (trainer, self-hosted Redis and Kafka), all built one way:
+"""Self-managed EC2 hosts (trainer, self-hosted Redis), all built one way:
 private subnet, no public address, IMDSv2 only, encrypted gp3 root and data volumes, the
 SSM agent (the only way in), and tags that name the Ansible group."""
 
@@ -90,9 +90,16 @@ class HostPool:
 
 
 def describe(instance: aws.ec2.Instance, **labels: str) -> pulumi.Output[dict]:
-    """What the inventory needs to reach a host through SSM and to place it."""
+    """What the inventory needs to reach a host through SSM and to place it, and the id
+    of its data volume, by which the data_volume role finds that volume's disk."""
     return pulumi.Output.all(
         instance_id=instance.id,
         private_ip=instance.private_ip,
         availability_zone=instance.availability_zone,
+        data_volume_id=instance.ebs_block_devices.apply(_data_volume_id),
     ).apply(lambda a: {**a, **labels})
+
+
+def _data_volume_id(devices: list[aws.ec2.outputs.InstanceEbsBlockDevice]) -> str:
+    (volume_id,) = (d.volume_id for d in devices if d.device_name == DATA_DEVICE)
+    return volume_id

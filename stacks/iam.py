@@ -31,7 +31,7 @@ class Grant:
 
     read: tuple[str, ...] = ()  # bucket purposes (storage.BUCKETS)
     write: tuple[str, ...] = ()
-    kafka: tuple[str, ...] = ()  # MSK IAM actions
+    kafka: tuple[str, ...] = ()  # MSK IAM actions (with SCRAM: read the user's secret)
 
 
 GRANTS = {
@@ -39,7 +39,7 @@ GRANTS = {
     "trainer": Grant(
         write=("models", "features", "registry"), kafka=KAFKA_CLIENT + KAFKA_TOPIC_ADMIN
     ),
-    "data": Grant(),  # self-hosted Redis and Kafka nodes
+    "data": Grant(),  # self-hosted Redis nodes
 }
 
 
@@ -49,8 +49,7 @@ class IamArgs:
     bucket_arns: dict[str, pulumi.Input[str]]  # purpose -> ARN
     key_arn: pulumi.Input[str]
     kafka_cluster_name: str
-    # msk_auth: "iam" or "scram" on MSK, None for self-hosted brokers (no AWS auth).
-    msk_auth: str | None
+    msk_auth: str  # iam: IAM authorizes each Kafka action; scram: a user in Secrets Manager
     tags: dict[str, str]
 
 
@@ -112,19 +111,21 @@ class InstanceRoles(pulumi.ComponentResource):
             # The buckets are encrypted with the stack key.
             actions = ["kms:Decrypt"] + (["kms:Encrypt", "kms:GenerateDataKey"] if write else [])
             statements.append(_allow("UseStackKey", actions, [key]))
-        if grant.kafka and self._args.msk_auth is not None:
+        cluster = self._args.kafka_cluster_name
+        if grant.kafka and self._args.msk_auth == "iam":
             base = f"arn:aws:kafka:{self._args.region}:{account}"
-            cluster = self._args.kafka_cluster_name
             # By cluster name, so roles need not wait for the cluster to exist.
             resources = [f"{base}:{kind}/{cluster}/*" for kind in ("cluster", "topic", "group")]
             statements.append(_allow("KafkaClient", list(grant.kafka), resources))
-            if self._args.msk_auth == "scram":
-                region = self._args.region
-                secret = f"arn:aws:secretsmanager:{region}:{account}:secret:AmazonMSK_{cluster}-*"
-                statements.append(
-                    _allow("KafkaCredentials", ["secretsmanager:GetSecretValue"], [secret])
-                )
-                statements.append(_allow("KafkaCredentialsKey", ["kms:Decrypt"], [key]))
+        elif grant.kafka:
+            # SCRAM clients authenticate as the user in this secret; MSK does not consult
+            # IAM for their Kafka actions, so granting those would be dead permissions.
+            region = self._args.region
+            secret = f"arn:aws:secretsmanager:{region}:{account}:secret:AmazonMSK_{cluster}-*"
+            statements.append(
+                _allow("KafkaCredentials", ["secretsmanager:GetSecretValue"], [secret])
+            )
+            statements.append(_allow("KafkaCredentialsKey", ["kms:Decrypt"], [key]))
         return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 

@@ -1,9 +1,13 @@
 """The one document the Ansible side needs, exported as the stack output `inventory`.
 
-Hosts are listed per Ansible group with their instance ids (Ansible reaches them through
-SSM Session Manager, copying files through the transfer bucket). Serving hosts belong to
-an auto scaling group, so the document gives the tag filter that finds them at deploy
-time. Secrets are not in it: the Redis password is its own secret output.
+`variables` holds exactly what the playbooks consume, under the names they consume it:
+`recstack/cloud_inventory.py` writes it unchanged as the inventory's group_vars, so no
+value is translated or dropped on the way. Hosts are listed per Ansible group with
+their instance ids (Ansible reaches them through SSM Session Manager, copying files
+through the transfer bucket). Serving hosts belong to an auto scaling group, so the
+document gives the tag filter that finds them at deploy time. Kafka has no hosts: MSK
+runs the brokers, and `recstack_kafka` says how to reach them. Secrets are not in it:
+the Redis password is a secret output of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 import pulumi
 
 from hosts import GROUP_TAG
-from security import TRITON_PORTS
+from recstack_contract.redis import ACL_USER
 
 
 def inventory_document(
@@ -21,24 +25,22 @@ def inventory_document(
     stack: str,
     region: str,
     transfer_bucket: pulumi.Input[str],
-    buckets: dict[str, pulumi.Input[str]],
     autoscaling_group: pulumi.Input[str],
     load_balancer_dns: pulumi.Input[str],
     trainer_hosts: pulumi.Input[list[dict]],
     redis_hosts: pulumi.Input[list[dict]],
+    redis_mode: str,
     redis: pulumi.Input[dict[str, Any]],
-    kafka_hosts: pulumi.Input[list[dict]],
+    redis_cluster_replicas: int,
     kafka: pulumi.Input[dict[str, Any]],
 ) -> pulumi.Output[dict[str, Any]]:
     return pulumi.Output.all(
         transfer_bucket=transfer_bucket,
-        buckets=buckets,
         autoscaling_group=autoscaling_group,
         load_balancer_dns=load_balancer_dns,
         trainer_hosts=trainer_hosts,
         redis_hosts=redis_hosts,
         redis=redis,
-        kafka_hosts=kafka_hosts,
         kafka=kafka,
     ).apply(
         lambda a: {
@@ -56,17 +58,27 @@ def inventory_document(
                 },
                 "trainer": {"hosts": a["trainer_hosts"]},
                 "redis": {"hosts": a["redis_hosts"]},
-                "kafka": {"hosts": a["kafka_hosts"]},
             },
-            "endpoints": {
-                "triton": {
-                    "load_balancer": a["load_balancer_dns"],
-                    "http_port": TRITON_PORTS["http"],
-                    "grpc_port": TRITON_PORTS["grpc"],
-                },
-                "redis": a["redis"],
-                "kafka": a["kafka"],
+            "variables": {
+                "recstack_environment": stack,
+                "recstack_redis_mode": redis_mode,
+                "recstack_redis": a["redis"],
+                "recstack_kafka": a["kafka"],
+                # Clients reach Triton through the load balancer.
+                "recstack_triton_hosts": [a["load_balancer_dns"]],
+                **_server_variables(redis_mode, redis_cluster_replicas),
             },
-            "buckets": a["buckets"],
         }
     )
+
+
+def _server_variables(redis_mode: str, replicas: int) -> dict[str, Any]:
+    """What the redis role needs to run the kit's own cluster on the `redis` hosts;
+    managed Redis has no server for a role to configure."""
+    if redis_mode != "selfhosted":
+        return {}
+    return {
+        "redis_cluster_enabled": True,
+        "redis_cluster_replicas": replicas,
+        "redis_acl_user": ACL_USER,
+    }

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from stack_config import MAX_AZS, SSM_ENDPOINT_SERVICES
+from stack_config.layout import MAX_AZS, SSM_ENDPOINT_SERVICES
 
 
 @dataclass
 class NetworkArgs:
     cidr: str
     availability_zones: int
-    nat_gateway_per_az: bool
+    # StackConfig.nat_gateways: one per AZ, or one that every AZ leaves through.
+    nat_gateways: int
     region: str
     tags: dict[str, str]
 
@@ -91,7 +92,7 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
             self.public_subnet_ids.append(public.id)
-            if az == 0 or args.nat_gateway_per_az:
+            if az < args.nat_gateways:
                 address = aws.ec2.Eip(
                     f"{name}-nat-{az}", domain="vpc", tags=tags(f"nat-{az}"), opts=child
                 )
@@ -112,8 +113,9 @@ class Network(pulumi.ComponentResource):
                 tags=tags(f"private-{az}"),
                 opts=child,
             )
-            # Each AZ leaves through its own NAT gateway when there is one per AZ.
-            nat = nat_gateways[az if args.nat_gateway_per_az else 0]
+            # Each AZ leaves through its own NAT gateway when there is one per AZ, else
+            # through the first AZ's.
+            nat = nat_gateways[az % args.nat_gateways]
             table = aws.ec2.RouteTable(
                 f"{name}-private-{az}",
                 vpc_id=vpc.id,

@@ -15,12 +15,13 @@ from hosts import HostPool
 from iam import IamArgs, InstanceRoles
 from inventory import inventory_document
 from kafka_msk import Msk, MskArgs
-from kafka_selfhosted import SelfHostedKafka, SelfHostedKafkaArgs
 from network import Network, NetworkArgs
+from recstack_contract.ports import PORTS
+from recstack_contract.redis import ACL_USER, RedisConnection
 from redis_cloud import RedisCloud, RedisCloudArgs
 from redis_elasticache import ElastiCacheArgs, ElastiCacheRedis
 from redis_selfhosted import SelfHostedRedis, SelfHostedRedisArgs
-from security import KAFKA_PORTS, REDIS_PORT, SecurityArgs, SecurityGroups
+from security import SecurityArgs, SecurityGroups
 from serving_fleet import ServingFleet, ServingFleetArgs
 from stack_config import StackConfig
 from storage import Storage, StorageArgs
@@ -31,10 +32,11 @@ PoolFactory = Callable[[str, str, int, str], HostPool]
 
 
 @dataclass
-class Tier:
-    """A data tier as the inventory sees it: its endpoint, and its hosts if self-managed."""
+class RedisTier:
+    """The Redis tier as the inventory sees it: how clients connect (the contract's
+    connection structure), and its hosts if the kit runs the servers."""
 
-    endpoint: pulumi.Output[dict[str, Any]]
+    connection: pulumi.Output[dict[str, Any]]
     hosts: pulumi.Output[list[dict]]
 
 
@@ -48,21 +50,19 @@ def deploy(
         NetworkArgs(
             cidr=config.network.cidr,
             availability_zones=config.network.availability_zones,
-            nat_gateway_per_az=config.network.nat_gateway_per_az,
+            nat_gateways=config.nat_gateways,
             region=region,
             tags=tags,
         ),
     )
     private = network.private_subnet_ids
-    msk_auth = config.kafka.auth if config.kafka.mode == "msk" else None
-    kafka_port = KAFKA_PORTS[msk_auth or "selfhosted"]
+    kafka_port = PORTS.msk(config.kafka.auth)
     security = SecurityGroups(
         prefix,
         SecurityArgs(
             vpc_id=network.vpc_id,
             client_cidrs=config.network.client_cidrs,
             kafka_port=kafka_port,
-            kafka_selfhosted=msk_auth is None,
             tags=tags,
         ),
     )
@@ -82,7 +82,7 @@ def deploy(
             bucket_arns={purpose: b.arn for purpose, b in storage.buckets.items()},
             key_arn=storage.key.arn,
             kafka_cluster_name=kafka_cluster_name,
-            msk_auth=msk_auth,
+            msk_auth=config.kafka.auth,
             tags=tags,
         ),
     )
@@ -140,21 +140,25 @@ def deploy(
         or random.RandomPassword(f"{prefix}-redis-password", length=48, special=False).result
     )
     redis = _redis(config, network, security, storage, pool, password)
-    kafka = _kafka(config, network, security, storage, pool, kafka_cluster_name, kafka_port)
+    kafka = _kafka(config, network, security, storage, kafka_cluster_name)
     inventory = inventory_document(
         stack=config.stack,
         region=region,
         transfer_bucket=storage.buckets["transfer"].bucket,
-        buckets={purpose: b.bucket for purpose, b in storage.buckets.items()},
         autoscaling_group=fleet.group.name,
         load_balancer_dns=fleet.load_balancer.dns_name,
         trainer_hosts=trainers.nodes,
         redis_hosts=redis.hosts,
-        redis=redis.endpoint,
-        kafka_hosts=kafka.hosts,
-        kafka=kafka.endpoint,
+        redis_mode=config.redis.mode,
+        redis=redis.connection,
+        redis_cluster_replicas=config.redis.replicas_per_shard,
+        kafka=kafka,
     )
-    return {"inventory": inventory, "redis_password": pulumi.Output.secret(password)}
+    return {
+        "inventory": inventory,
+        "buckets": {purpose: b.bucket for purpose, b in storage.buckets.items()},
+        "redis_password": pulumi.Output.secret(password),
+    }
 
 
 def ami(ssm_parameter: str) -> pulumi.Output[str]:
@@ -173,8 +177,10 @@ def _redis(
     storage: Storage,
     pool: PoolFactory,
     password: pulumi.Input[str],
-) -> Tier:
-    """Every mode's endpoint has one shape: addresses, port, tls, cluster."""
+) -> RedisTier:
+    """Every mode's clients connect through one structure (recstack_contract/redis.py):
+    the kit's own cluster with its ACL user over the VPC; managed services over TLS with
+    the AUTH token of the default user, verified against the system trust store."""
     redis, prefix = config.redis, f"{config.name_prefix}-redis"
     if redis.mode == "selfhosted":
         nodes = SelfHostedRedis(
@@ -185,12 +191,12 @@ def _redis(
                 replicas_per_shard=redis.replicas_per_shard,
             ),
         ).nodes
-        endpoint = nodes.apply(
-            lambda hosts: _redis_endpoint(
-                "selfhosted", [h["private_ip"] for h in hosts], REDIS_PORT, False, True
-            )
+        connection = nodes.apply(
+            lambda hosts: RedisConnection(
+                tuple(h["private_ip"] for h in hosts), cluster=True, user=ACL_USER
+            ).as_mapping()
         )
-        return Tier(endpoint, nodes)
+        return RedisTier(connection, nodes)
     if redis.mode == "elasticache":
         address = ElastiCacheRedis(
             prefix,
@@ -209,10 +215,10 @@ def _redis(
                 tags=config.tags,
             ),
         ).endpoint
-        endpoint = address.apply(
-            lambda host: _redis_endpoint("elasticache", [host], REDIS_PORT, True, True)
+        connection = address.apply(
+            lambda host: RedisConnection((host,), cluster=True, tls=True).as_mapping()
         )
-        return Tier(endpoint, _no_hosts())
+        return RedisTier(connection, _no_hosts())
     cloud = redis.redis_cloud
     private_endpoint = RedisCloud(
         prefix,
@@ -231,17 +237,12 @@ def _redis(
         ),
     ).endpoint
 
-    def cloud_endpoint(host_port: str) -> dict[str, Any]:
+    def cloud_connection(host_port: str) -> dict[str, Any]:
+        # Redis Enterprise's single proxy endpoint: not a cluster to the client.
         host, port = host_port.rsplit(":", 1)
-        return _redis_endpoint("redis_cloud", [host], int(port), True, False)
+        return RedisConnection((host,), int(port), tls=True).as_mapping()
 
-    return Tier(private_endpoint.apply(cloud_endpoint), _no_hosts())
-
-
-def _redis_endpoint(
-    mode: str, addresses: list[str], port: int, tls: bool, cluster: bool
-) -> dict[str, Any]:
-    return {"mode": mode, "addresses": addresses, "port": port, "tls": tls, "cluster": cluster}
+    return RedisTier(private_endpoint.apply(cloud_connection), _no_hosts())
 
 
 def _kafka(
@@ -249,29 +250,11 @@ def _kafka(
     network: Network,
     security: SecurityGroups,
     storage: Storage,
-    pool: PoolFactory,
     cluster_name: str,
-    port: int,
-) -> Tier:
+) -> pulumi.Output[dict[str, Any]]:
+    """MSK, and how every Kafka client reaches it (pipelines/streaming/kafka_client.py):
+    bootstrap, auth, tls, region, and the SCRAM secret's ARN."""
     kafka = config.kafka
-    if kafka.mode == "selfhosted":
-        nodes = SelfHostedKafka(
-            f"{config.name_prefix}-kafka",
-            SelfHostedKafkaArgs(
-                pool=pool("kafka", kafka.instance_type, kafka.volume_gb, "data"),
-                brokers=kafka.brokers,
-            ),
-        ).nodes
-        endpoint = nodes.apply(
-            lambda hosts: {
-                "mode": "selfhosted",
-                "bootstrap": ",".join(f"{h['private_ip']}:{port}" for h in hosts),
-                "port": port,
-                "auth": "none",
-                "tls": False,
-            }
-        )
-        return Tier(endpoint, nodes)
     msk = Msk(
         f"{config.name_prefix}-msk",
         MskArgs(
@@ -288,14 +271,12 @@ def _kafka(
             tags=config.tags,
         ),
     )
-    endpoint = pulumi.Output.all(msk.bootstrap, msk.credentials_secret).apply(
+    return pulumi.Output.all(msk.bootstrap, msk.credentials_secret).apply(
         lambda values: {
-            "mode": "msk",
             "bootstrap": values[0],
-            "port": port,
             "auth": kafka.auth,
             "tls": True,
-            **({"credentials_secret": values[1]} if values[1] else {}),
+            "region": config.region,
+            "credentials_secret": values[1] or "",
         }
     )
-    return Tier(endpoint, _no_hosts())

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from security import REDIS_PORT
+from recstack_contract.ports import PORTS
 
 
 @dataclass
@@ -55,7 +55,7 @@ class ElastiCacheRedis(pulumi.ComponentResource):
             engine="redis",
             engine_version=args.engine_version,
             node_type=args.node_type,
-            port=REDIS_PORT,
+            port=PORTS.redis,
             parameter_group_name=parameters.name,
             subnet_group_name=subnets.name,
             security_group_ids=[args.security_group_id],

@@ -9,22 +9,19 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-TRITON_PORTS = {"http": 8000, "grpc": 8001, "metrics": 8002}
-REDIS_PORT = 6379
-REDIS_BUS_PORT = 16379  # cluster bus: gossip and failover between self-hosted nodes
-# Kafka client ports: self-hosted PLAINTEXT listener, MSK TLS+SCRAM and TLS+IAM.
-KAFKA_PORTS = {"selfhosted": 9092, "scram": 9096, "iam": 9098}
-KAFKA_CONTROLLER_PORT = 9093  # KRaft controllers, between self-hosted brokers only
+from recstack_contract.ports import PORTS
+
+# What clients reach through the load balancer; the metrics port is scraped directly.
+TRITON_CLIENT_PORTS = {"http": PORTS.triton_http, "grpc": PORTS.triton_grpc}
 
 
 @dataclass
 class SecurityArgs:
     vpc_id: pulumi.Input[str]
     client_cidrs: tuple[str, ...]
+    # MSK's client port for the stack's authentication mode. Its brokers replicate inside
+    # AWS's own network, so the group needs no rule between brokers.
     kafka_port: int
-    # Self-hosted brokers replicate and hold their KRaft quorum among themselves; MSK's
-    # brokers live in AWS's own network and need no rule for that.
-    kafka_selfhosted: bool
     tags: dict[str, str]
 
 
@@ -41,8 +38,7 @@ class SecurityGroups(pulumi.ComponentResource):
         self.redis = self._group("redis", "Redis nodes")
         self.kafka = self._group("kafka", "Kafka brokers")
 
-        for port_name in ("http", "grpc"):
-            port = TRITON_PORTS[port_name]
+        for port_name, port in TRITON_CLIENT_PORTS.items():
             for i, cidr in enumerate(args.client_cidrs):
                 self._ingress(self.load_balancer, f"lb-{port_name}-{i}", cidr, port, "clients")
             self._ingress(
@@ -53,23 +49,18 @@ class SecurityGroups(pulumi.ComponentResource):
                 self.serving,
                 f"serving-metrics-{i}",
                 cidr,
-                TRITON_PORTS["metrics"],
+                PORTS.triton_metrics,
                 "metrics scrapers",
             )
 
         for source_name, source in (("serving", self.serving), ("trainer", self.trainer)):
-            self._ingress(self.redis, f"redis-from-{source_name}", source, REDIS_PORT, source_name)
+            self._ingress(self.redis, f"redis-from-{source_name}", source, PORTS.redis, source_name)
             self._ingress(
                 self.kafka, f"kafka-from-{source_name}", source, args.kafka_port, source_name
             )
-        # Between nodes of the same tier: replication, cluster bus, KRaft quorum.
-        self._ingress(self.redis, "redis-replication", self.redis, REDIS_PORT, "redis nodes")
-        self._ingress(self.redis, "redis-bus", self.redis, REDIS_BUS_PORT, "redis nodes")
-        if args.kafka_selfhosted:
-            self._ingress(self.kafka, "kafka-replication", self.kafka, args.kafka_port, "brokers")
-            self._ingress(
-                self.kafka, "kafka-controller", self.kafka, KAFKA_CONTROLLER_PORT, "brokers"
-            )
+        # Between self-hosted Redis nodes: replication and the cluster bus.
+        self._ingress(self.redis, "redis-replication", self.redis, PORTS.redis, "redis nodes")
+        self._ingress(self.redis, "redis-bus", self.redis, PORTS.redis_cluster_bus, "redis nodes")
 
         self.register_outputs(
             {
@@ -85,8 +76,8 @@ class SecurityGroups(pulumi.ComponentResource):
         )
 
     def group(self, tier: str) -> aws.ec2.SecurityGroup:
-        """The security group of a tier of self-managed hosts: trainer, redis or kafka."""
-        return {"trainer": self.trainer, "redis": self.redis, "kafka": self.kafka}[tier]
+        """The security group of a tier of self-managed hosts: trainer or redis."""
+        return {"trainer": self.trainer, "redis": self.redis}[tier]
 
     def _group(self, tier: str, description: str) -> aws.ec2.SecurityGroup:
         group = aws.ec2.SecurityGroup(

@@ -16,7 +16,8 @@ import pulumi
 import pulumi_aws as aws
 
 from hosts import DATA_DEVICE, GROUP_TAG
-from security import TRITON_PORTS
+from recstack_contract.ports import PORTS
+from security import TRITON_CLIENT_PORTS
 
 READY_PATH = "/v2/health/ready"
 ROOT_DEVICE = "/dev/sda1"  # the Ubuntu-based GPU AMI's root device
@@ -96,8 +97,7 @@ class ServingFleet(pulumi.ComponentResource):
             opts=child,
         )
         self.target_groups: dict[str, aws.lb.TargetGroup] = {}
-        for protocol in ("http", "grpc"):
-            port = TRITON_PORTS[protocol]
+        for protocol, port in TRITON_CLIENT_PORTS.items():
             group = aws.lb.TargetGroup(
                 f"{name}-{protocol}",
                 port=port,
@@ -108,7 +108,7 @@ class ServingFleet(pulumi.ComponentResource):
                 # the server is ready.
                 health_check={
                     "protocol": "HTTP",
-                    "port": str(TRITON_PORTS["http"]),
+                    "port": str(PORTS.triton_http),
                     "path": READY_PATH,
                     "matcher": "200",
                     "interval": 10,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from recstack import endpoints, environments, health
+from recstack import endpoints, environments, health, rehearsal
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +64,10 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     yield "127.0.0.1", port
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def stack_outputs() -> dict[str, dict]:
+    """Each committed stack's outputs, from the Pulumi program under mocks (never written
+    by hand: a change to what the program exports reaches these tests)."""
+    return {stack: rehearsal.stack_outputs(stack) for stack in environments.cloud_stacks()}

@@ -7,19 +7,19 @@ import socket
 from pathlib import Path
 
 import pytest
-import yaml
+
+from recstack_contract.ports import PORTS as contract_ports
 
 pytestmark = pytest.mark.after_down
 
-GROUP_VARS = Path(__file__).resolve().parent.parent / "inventories/common/group_vars/all.yml"
-PORT_VARS = (
-    "redis_port",
-    "kafka_port",
-    "triton_http_port",
-    "triton_grpc_port",
-    "triton_metrics_port",
-)
-PORTS = [yaml.safe_load(GROUP_VARS.read_text())[name] for name in PORT_VARS]
+# Every port a local service listens on (the contract's).
+PORTS = [
+    contract_ports.redis,
+    contract_ports.kafka,
+    contract_ports.triton_http,
+    contract_ports.triton_grpc,
+    contract_ports.triton_metrics,
+]
 # Triton's Python-backend stubs show up as "triton_python_b" (names are cut at 15).
 PROCESSES = {"redis-server", "tansu", "tritonserver", "triton_python_b"}
 

@@ -4,6 +4,7 @@ written from the outputs, and secrets kept out of files."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -12,59 +13,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from recstack import cloud, cloud_deploy, environments
+from recstack import cloud, cloud_deploy, cloud_inventory, environments
 from recstack.cli import app
 from recstack.runner import PlaybookResult
-from recstack.secrets import REDIS_PASSWORD
-
-INVENTORY = {
-    "stack": "staging",
-    "region": "us-east-1",
-    "connection": {
-        "plugin": "community.aws.aws_ssm",
-        "region": "us-east-1",
-        "bucket": "transfer-b",
-    },
-    "groups": {
-        "triton": {
-            "autoscaling_group": "recstack-staging-triton",
-            "instance_filters": {"tag:recstack:group": "triton", "tag:stack": "staging"},
-        },
-        "trainer": {
-            "hosts": [
-                {
-                    "instance_id": "i-0t",
-                    "private_ip": "10.60.0.5",
-                    "availability_zone": "us-east-1a",
-                }
-            ]
-        },
-        "redis": {
-            "hosts": [
-                {
-                    "instance_id": "i-0r0",
-                    "private_ip": "10.60.0.6",
-                    "availability_zone": "us-east-1a",
-                    "shard": "0",
-                    "role": "master",
-                },
-                {
-                    "instance_id": "i-0r1",
-                    "private_ip": "10.60.32.6",
-                    "availability_zone": "us-east-1b",
-                    "shard": "0",
-                    "role": "replica",
-                },
-            ]
-        },
-        "kafka": {"hosts": []},
-    },
-    "endpoints": {
-        "redis": {"mode": "selfhosted", "port": 6379},
-        "kafka": {"mode": "msk", "bootstrap": "b-1:9098"},
-    },
-    "buckets": {"models": "models-b"},
-}
+from recstack_contract.secrets import REDIS_PASSWORD
 
 
 @dataclasses.dataclass
@@ -74,8 +26,12 @@ class FakeOutput:
 
 
 class FakeStack:
-    def __init__(self) -> None:
+    """The Automation API's stack, answering with the outputs the program computes under
+    mocks (the conftest's stack_outputs)."""
+
+    def __init__(self, outputs: dict[str, Any] | None = None) -> None:
         self.calls: list[tuple[str, dict]] = []
+        self.outputs = outputs or {}
 
     def refresh(self, **kwargs: Any) -> None:
         self.calls.append(("refresh", kwargs))
@@ -87,7 +43,7 @@ class FakeStack:
         self.calls.append(("up", kwargs))
         kwargs["on_output"]("Updating (staging)")
         outputs = {
-            "inventory": FakeOutput(INVENTORY),
+            **{name: FakeOutput(value) for name, value in self.outputs.items()},
             "redis_password": FakeOutput("s3cret-pw", secret=True),
         }
         return type("UpResult", (), {"outputs": outputs})()
@@ -106,9 +62,9 @@ def staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> environments.Env
 
 
 def test_up_refreshes_then_updates_with_the_policy_pack_then_runs_the_site_playbook(
-    staging: environments.Environment,
+    staging: environments.Environment, stack_outputs: dict
 ) -> None:
-    stack, printed, runs = FakeStack(), [], []
+    stack, printed, runs = FakeStack(stack_outputs["staging"]), [], []
 
     def run_playbook(env, playbook, progress, extravars):
         runs.append((env.name, playbook, extravars))
@@ -123,25 +79,60 @@ def test_up_refreshes_then_updates_with_the_policy_pack_then_runs_the_site_playb
     assert printed == ["Updating (staging)"]
     # The stack's password goes where every environment's does (the group_vars derive the
     # trainer's and Triton's credentials from it), next to the state directory.
-    extravars = {"recstack_state_dir": str(staging.state_dir), REDIS_PASSWORD: "s3cret-pw"}
+    extravars = {"recstack_state_dir": str(staging.state_dir), REDIS_PASSWORD.variable: "s3cret-pw"}
     assert runs == [("staging", "site.yml", extravars)]
+    document = stack_outputs["staging"]["inventory"]
+    # The stack's variables are the inventory's group_vars, unchanged.
+    group_vars = yaml.safe_load((staging.inventory / "group_vars" / "all.yml").read_text())
+    assert group_vars == document["variables"]
     hosts = yaml.safe_load((staging.inventory / "hosts.yml").read_text())["all"]
     assert hosts["vars"]["ansible_connection"] == "community.aws.aws_ssm"
-    assert hosts["vars"]["ansible_aws_ssm_bucket_name"] == "transfer-b"
-    assert hosts["children"]["redis"]["hosts"]["redis-0-replica"] == {
-        "ansible_host": "i-0r1",
-        "recstack_bind_address": "10.60.32.6",
-        "availability_zone": "us-east-1b",
-        "shard": "0",
-        "role": "replica",
+    assert hosts["vars"]["ansible_aws_ssm_bucket_name"] == document["connection"]["bucket"]
+    stack_redis = document["groups"]["redis"]["hosts"]
+    written_redis = hosts["children"]["redis"]["hosts"]
+    assert len(written_redis) == len(stack_redis) == 6
+    replica = next(h for h in stack_redis if h["role"] == "replica")
+    assert written_redis[f"redis-{replica['shard']}-replica"] == {
+        "ansible_host": replica["instance_id"],
+        "recstack_bind_address": replica["private_ip"],
+        "availability_zone": replica["availability_zone"],
+        **{
+            k: v
+            for k, v in replica.items()
+            if k not in ("instance_id", "private_ip", "availability_zone")
+        },
     }
-    assert hosts["children"]["trainer"]["hosts"]["trainer-i-0t"]["ansible_host"] == "i-0t"
-    assert hosts["children"]["kafka"]["hosts"] == {}
+    (trainer,) = document["groups"]["trainer"]["hosts"]
+    written_trainer = hosts["children"]["trainer"]["hosts"][f"trainer-{trainer['instance_id']}"]
+    assert written_trainer["ansible_host"] == trainer["instance_id"]
+    # MSK runs the brokers: the group every inventory has is there, without hosts.
+    assert hosts["children"]["kafka"] == {}
     triton = yaml.safe_load((staging.inventory / "triton.aws_ec2.yml").read_text())
     assert triton["filters"]["tag:recstack:group"] == "triton"
     assert triton["filters"]["instance-state-name"] == "running"
-    for written in staging.inventory.iterdir():
+    for written in staging.inventory.rglob("*.yml"):
         assert "s3cret-pw" not in written.read_text()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda v: v.pop("recstack_kafka"), "the stack exported no recstack_kafka"),
+        (lambda v: v.update(recstack_redis_mode="memcached"), "recstack_redis_mode 'memcached'"),
+        (lambda v: v["recstack_redis"].pop("hosts"), "recstack_redis has no hosts"),
+        (lambda v: v["recstack_redis"].update(hosts=[]), "hosts must be a non-empty list"),
+        (lambda v: v["recstack_kafka"].update(tls=False), "needs tls true"),
+        (lambda v: v.update(recstack_triton_hosts=[]), "recstack_triton_hosts must list"),
+    ],
+)
+def test_incomplete_stack_variables_fail_before_anything_is_written(
+    staging: environments.Environment, stack_outputs: dict, change, message: str
+) -> None:
+    document = copy.deepcopy(stack_outputs["staging"]["inventory"])
+    change(document["variables"])
+    with pytest.raises(cloud_inventory.InventoryError, match=message):
+        cloud_inventory.write(document, staging.inventory)
+    assert not staging.inventory.exists()
 
 
 def test_preview_enforces_the_policy_pack() -> None:
@@ -186,9 +177,9 @@ def test_committed_stacks_are_cloud_environments() -> None:
 
 
 def test_the_cli_deploys_a_cloud_stack_end_to_end(
-    staging: environments.Environment, monkeypatch: pytest.MonkeyPatch
+    staging: environments.Environment, monkeypatch: pytest.MonkeyPatch, stack_outputs: dict
 ) -> None:
-    stack, runs = FakeStack(), []
+    stack, runs = FakeStack(stack_outputs["staging"]), []
     monkeypatch.setattr(cloud, "automation_stack", lambda name: stack)
 
     def run_playbook(env, playbook, progress, extravars=None):
@@ -200,7 +191,8 @@ def test_the_cli_deploys_a_cloud_stack_end_to_end(
     assert result.exit_code == 0, result.output
     assert "Updating (staging)" in result.output
     assert "staging is up" in result.output
-    assert runs == [("staging", "site.yml")]
+    # The same endpoints as every environment's, for status, recommend and smoke.
+    assert runs == [("staging", "site.yml"), ("staging", "endpoints.yml")]
     assert "s3cret-pw" not in result.output
 
 
@@ -216,9 +208,9 @@ def test_a_failed_pulumi_update_exits_1_with_its_message(monkeypatch: pytest.Mon
 
 
 def test_an_error_after_the_update_is_not_blamed_on_pulumi(
-    staging: environments.Environment, monkeypatch: pytest.MonkeyPatch
+    staging: environments.Environment, monkeypatch: pytest.MonkeyPatch, stack_outputs: dict
 ) -> None:
-    monkeypatch.setattr(cloud, "automation_stack", lambda name: FakeStack())
+    monkeypatch.setattr(cloud, "automation_stack", lambda name: FakeStack(stack_outputs["staging"]))
 
     def run_playbook(env, playbook, progress, extravars=None):
         raise RuntimeError("the playbook run broke")

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from recstack import cost, stack_files
 from recstack.cli import app
-
-if TYPE_CHECKING:  # the Pulumi program's module; stack_files makes it importable at run time
-    from stack_config import StackConfig
+from stacks.stack_config import StackConfig
 
 PRICES = cost.load_prices()
 HOURS = PRICES.hours_per_month
@@ -58,8 +58,11 @@ def test_staging_counts_what_the_program_creates(staging: StackConfig) -> None:
     assert staging.redis_nodes == 6
     assert line(report, "redis", "t3.medium").quantity == 6  # 3 shards x (1 + 1 replica)
     assert line(report, "redis", "gp3").quantity == 6 * (30 + 20)
-    assert line(report, "kafka", "t3.medium").quantity == 1
-    assert line(report, "kafka", "gp3").quantity == 30 + 50
+    brokers = line(report, "kafka", "MSK kafka.t3.small")
+    assert (brokers.quantity, brokers.unit) == (2, "broker-hour")  # one per AZ
+    assert line(report, "kafka", "MSK storage").quantity == 2 * 50
+    assert line(report, "kafka", "Secrets Manager secret").quantity == 1  # SCRAM
+    assert not [item for item in report.lines if item.component == "kafka" and "gp3" in item.item]
     assert line(report, "network", "NAT").quantity == 1
     assert line(report, "network", "NLB").quantity == 1
     assert line(report, "network", "3 SSM interface endpoints").quantity == 3 * 2
@@ -204,3 +207,16 @@ def test_cli_unknown_stack_exits_2(stack: str) -> None:
     result = CliRunner().invoke(app, ["cost", stack])
     assert result.exit_code == 2
     assert "stacks:" in result.output and "staging" in result.output
+
+
+def test_the_config_package_needs_no_pulumi(tmp_path: Path) -> None:
+    """This environment has no Pulumi providers: the stack config package, imported as an
+    installed package (not from the working directory), must not pull Pulumi in."""
+    code = (
+        "import sys, stacks.stack_config\n"
+        "print(sorted(name for name in sys.modules if name.startswith('pulumi')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -1,5 +1,5 @@
-"""The Feast repository rendered from group_vars matches the pipelines' schema, and the
-rendered definitions are valid Feast code."""
+"""The Feast definitions the feature_store role renders from the contract's schema are
+valid Feast code, with the views and columns the pipelines and the serving path use."""
 
 from __future__ import annotations
 
@@ -8,52 +8,22 @@ from pathlib import Path
 
 import jinja2
 import pytest
-import yaml
 
+import recstack_contract
 from pipelines import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "roles" / "feature_store" / "templates"
-GROUP_VARS = ROOT / "inventories" / "common" / "group_vars" / "trainer.yml"
 
 
 @pytest.fixture(scope="module")
 def feast_vars() -> dict:
-    values = yaml.safe_load(GROUP_VARS.read_text())
+    """The role's defaults for the schema: the contract's entities and views."""
+    schema_vars = recstack_contract.variables()["features"]
     return {
-        k: v for k, v in values.items() if k in ("feature_store_views", "feature_store_entities")
+        "feature_store_entities": schema_vars["entities"],
+        "feature_store_views": schema_vars["views"],
     }
-
-
-def _view(feast_vars: dict, name: str) -> dict:
-    return next(v for v in feast_vars["feature_store_views"] if v["name"] == name)
-
-
-@pytest.mark.parametrize(
-    ("view", "file", "features", "dense"),
-    [
-        (
-            schema.USER_FEATURE_VIEW,
-            schema.USER_FEATURES_FILE,
-            schema.USER_ONLINE_FEATURES,
-            schema.USER_DENSE,
-        ),
-        (
-            schema.ITEM_FEATURE_VIEW,
-            schema.ITEM_FEATURES_FILE,
-            schema.ITEM_ONLINE_FEATURES,
-            schema.ITEM_DENSE,
-        ),
-    ],
-)
-def test_group_vars_views_match_schema(
-    feast_vars: dict, view: str, file: str, features: tuple[str, ...], dense: str
-) -> None:
-    declared = _view(feast_vars, view)
-    assert declared["file"] == file
-    assert tuple(f["name"] for f in declared["features"]) == features
-    for feature in declared["features"]:
-        assert feature["dtype"] == ("Float32" if feature["name"] == dense else "Int64")
 
 
 def test_rendered_definitions_load_in_feast(feast_vars: dict, tmp_path: Path) -> None:

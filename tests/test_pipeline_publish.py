@@ -5,32 +5,38 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
 
 import pytest
 import redis
 from tiny import tiny_config
 
 from pipelines.batch import batch
-from pipelines.config import (
-    PipelineConfig,
-    RedisConfig,
-    ServingConfig,
-)
+from pipelines.config import PipelineConfig, ServingConfig
 from pipelines.data.synthetic import generate
 from pipelines.features import build
 from pipelines.publish import publish
 from pipelines.serving import keys
 from pipelines.train.run import train
+from recstack_contract.redis import RedisConnection
+
+
+@pytest.fixture(scope="module", autouse=True)
+def redis_environment(redis_server: tuple[str, int]) -> Iterator[None]:
+    """The steps find Redis the way every recstack process does: in their environment."""
+    host, port = redis_server
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in RedisConnection((host,), port).environment().items():
+            patch.setenv(name, value)
+        yield
 
 
 @pytest.fixture(scope="module")
-def cfg(tmp_path_factory: pytest.TempPathFactory, redis_server: tuple[str, int]) -> PipelineConfig:
+def cfg(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
     root = tmp_path_factory.mktemp("publish")
-    host, port = redis_server
     cfg = tiny_config(
         root,
         serving=ServingConfig(
-            redis=RedisConfig(host=host, port=port),
             key_prefix="t",
             retrieval_candidates=50,
             top_k=8,

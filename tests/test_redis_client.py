@@ -10,6 +10,7 @@ import redis
 
 from pipelines.serving import feast_layout
 from pipelines.serving.redis_client import client_from_env
+from recstack_contract.redis import RedisConnection
 
 
 def _unused_port() -> int:
@@ -20,7 +21,7 @@ def _unused_port() -> int:
 
 def test_an_unreachable_redis_fails_within_the_timeout() -> None:
     client = client_from_env(
-        {"RECSTACK_REDIS_PORT": str(_unused_port()), "RECSTACK_REDIS_TIMEOUT_S": "0.5"}
+        {**RedisConnection(port=_unused_port()).environment(), "RECSTACK_REDIS_TIMEOUT_S": "0.5"}
     )
     layout = feast_layout.FeastViewLayout("p", "v", "user_id", ("a",))
     started = time.monotonic()
@@ -31,6 +32,6 @@ def test_an_unreachable_redis_fails_within_the_timeout() -> None:
 
 def test_settings_come_from_the_environment(redis_server: tuple[str, int]) -> None:
     host, port = redis_server
-    client = client_from_env({"RECSTACK_REDIS_HOST": host, "RECSTACK_REDIS_PORT": str(port)})
+    client = client_from_env(RedisConnection((host,), port).environment())
     assert client.ping()
     assert client.connection_pool.connection_kwargs["socket_timeout"] == 1.0

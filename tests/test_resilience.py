@@ -19,6 +19,7 @@ from pipelines.serving.filtering import Exclusions
 from pipelines.serving.redis_client import client_from_env
 from pipelines.serving.resilience import RedisUnavailable, with_retries
 from pipelines.serving.retrieval import read_user_features
+from recstack_contract.redis import RedisConnection
 
 LAYOUT = feast_layout.FeastViewLayout("p", "v", "user_id", ("a", "b"))
 
@@ -30,7 +31,9 @@ def _free_port() -> int:
 
 
 def _client(port: int) -> redis.Redis:
-    return client_from_env({"RECSTACK_REDIS_PORT": str(port), "RECSTACK_REDIS_TIMEOUT_S": "0.2"})
+    return client_from_env(
+        {**RedisConnection(port=port).environment(), "RECSTACK_REDIS_TIMEOUT_S": "0.2"}
+    )
 
 
 def test_a_redis_that_comes_back_within_the_budget_is_waited_for(tmp_path: Path) -> None:

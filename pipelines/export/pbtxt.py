@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ENSEMBLE = "ensemble-model"
+from recstack_contract.triton import ENSEMBLE
+
 STAGES = ("retrieval", "filtering", "scoring", "ordering")
 # Users per request, and per dynamic batch of a stage.
 MAX_USERS = 1024

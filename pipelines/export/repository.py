@@ -4,6 +4,7 @@ Layout written to `paths.model_repository`:
   <stage>/config.pbtxt                   for retrieval, filtering, scoring, ordering
   <stage>/1/model.py, stage_common.py    the Python-backend model (triton_models/)
   <stage>/1/recstack_serving/            a copy of pipelines.serving (the stage logic)
+  <stage>/1/recstack_contract/           a copy of the cross-layer contract it reads
   <stage>/1/serving_spec.json            model settings (spec.py)
   <stage>/1/...                          the files the stage loads (ONNX, FAISS, catalog)
   ensemble-model/config.pbtxt, 1/        the ensemble joining the stages
@@ -26,6 +27,8 @@ import faiss
 import numpy as np
 import pandas as pd
 
+import recstack_contract
+
 from .. import schema
 from ..artifacts import Artifacts, load_latest
 from ..config import PipelineConfig
@@ -45,6 +48,8 @@ MARKER = ".export.json"
 _EXPORT_PACKAGE = Path(__file__).resolve().parent
 _SERVING_PACKAGE = _EXPORT_PACKAGE.parent / "serving"
 _MODEL_SOURCES = _EXPORT_PACKAGE / "triton_models"
+# The stage code reads the contract (the Redis connection's variables): it travels along.
+_CONTRACT_PACKAGE = Path(recstack_contract.__file__).resolve().parent
 _KEPT_VERSIONS = 2
 # Exact search is fastest below this many items; above it, HNSW keeps latency flat.
 _EXACT_INDEX_MAX_ITEMS = 50_000
@@ -60,7 +65,11 @@ _STAGE_FILES = {
 
 def serving_code() -> tuple[Path, ...]:
     """Every source file that decides what the serving path computes."""
-    return tuple(sorted(_SERVING_PACKAGE.rglob("*.py")) + sorted(_EXPORT_PACKAGE.rglob("*.py")))
+    return tuple(
+        path
+        for package in (_SERVING_PACKAGE, _EXPORT_PACKAGE, _CONTRACT_PACKAGE)
+        for path in sorted(package.rglob("*.py"))
+    )
 
 
 def export(cfg: PipelineConfig) -> StepResult:
@@ -167,9 +176,11 @@ def _write_stage(
     )
     shutil.copy2(_MODEL_SOURCES / f"{stage}.py", version / "model.py")
     shutil.copy2(_MODEL_SOURCES / "common.py", version / "stage_common.py")
-    shutil.copytree(
-        _SERVING_PACKAGE, version / "recstack_serving", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    for package, name in (
+        (_SERVING_PACKAGE, "recstack_serving"),
+        (_CONTRACT_PACKAGE, "recstack_contract"),
+    ):
+        shutil.copytree(package, version / name, ignore=shutil.ignore_patterns("__pycache__"))
     spec.write(version)
     for name in _STAGE_FILES[stage]:
         # Hard links: the stages share the large files without copying them.

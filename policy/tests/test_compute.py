@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from policy import rules
-from policy.rules import EBS_VOLUME, INSTANCE, LAUNCH_TEMPLATE
+from policy.rules.compute import (
+    EBS_VOLUME,
+    INSTANCE,
+    LAUNCH_TEMPLATE,
+    ebs_encrypted,
+    imdsv2_required,
+)
 
 from .support import (
     UNKNOWN_BOOL,
@@ -68,7 +73,7 @@ REDIS_NODE = {
     ],
 )
 def test_imdsv2_passes(resource_type, props) -> None:
-    assert run(rules.imdsv2_required, resource_type, props) == []
+    assert run(imdsv2_required, resource_type, props) == []
 
 
 @pytest.mark.parametrize("resource_type", [LAUNCH_TEMPLATE, INSTANCE])
@@ -84,13 +89,13 @@ def test_imdsv2_passes(resource_type, props) -> None:
 )
 def test_imdsv1_is_refused(resource_type, metadata, shown) -> None:
     props = changed({"imageId": "ami-1"}, {"metadataOptions": metadata})
-    messages = run(rules.imdsv2_required, resource_type, props, name="gpu-node")
+    messages = run(imdsv2_required, resource_type, props, name="gpu-node")
     assert_one_violation(messages, shown, "gpu-node")
     assert "http_tokens': 'required'" in messages[0]
 
 
 def test_imdsv2_ignores_other_types() -> None:
-    assert run(rules.imdsv2_required, "aws:ec2/vpc:Vpc", {}) == []
+    assert run(imdsv2_required, "aws:ec2/vpc:Vpc", {}) == []
 
 
 # --- ebs-encrypted ---------------------------------------------------------------------
@@ -115,7 +120,7 @@ def test_imdsv2_ignores_other_types() -> None:
     ],
 )
 def test_encrypted_volumes_pass(resource_type, props) -> None:
-    assert run(rules.ebs_encrypted, resource_type, props) == []
+    assert run(ebs_encrypted, resource_type, props) == []
 
 
 @pytest.mark.parametrize(
@@ -149,7 +154,7 @@ def test_unencrypted_launch_template_is_refused(mappings, shown) -> None:
     props = changed(
         {"metadataOptions": {"httpTokens": "required"}}, {"blockDeviceMappings": mappings}
     )
-    messages = run(rules.ebs_encrypted, LAUNCH_TEMPLATE, props, name="serving-lt")
+    messages = run(ebs_encrypted, LAUNCH_TEMPLATE, props, name="serving-lt")
     assert_one_violation(messages, shown, "serving-lt")
 
 
@@ -175,7 +180,7 @@ def test_unencrypted_launch_template_is_refused(mappings, shown) -> None:
     ],
 )
 def test_unencrypted_instance_is_refused(changes, shown) -> None:
-    messages = run(rules.ebs_encrypted, INSTANCE, changed(REDIS_NODE, changes), name="redis-0")
+    messages = run(ebs_encrypted, INSTANCE, changed(REDIS_NODE, changes), name="redis-0")
     assert_one_violation(messages, shown, "redis-0")
 
 
@@ -190,5 +195,5 @@ def test_unencrypted_instance_is_refused(changes, shown) -> None:
 )
 def test_unencrypted_volume_is_refused(encrypted, shown) -> None:
     props = changed({"availabilityZone": "eu-west-1a", "size": 100.0}, {"encrypted": encrypted})
-    messages = run(rules.ebs_encrypted, EBS_VOLUME, props, name="kafka-data-0")
+    messages = run(ebs_encrypted, EBS_VOLUME, props, name="kafka-data-0")
     assert_one_violation(messages, shown, "kafka-data-0")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from policy import rules
-from policy.rules import MSK_CLUSTER, REPLICATION_GROUP
+from policy.rules.data_tiers import (
+    MSK_CLUSTER,
+    REPLICATION_GROUP,
+    elasticache_encrypted,
+    msk_tls_only,
+)
 
 from .support import (
     UNKNOWN_BOOL,
@@ -51,7 +55,7 @@ KAFKA = {
     ],
 )
 def test_encrypted_replication_group_passes(props) -> None:
-    assert run(rules.elasticache_encrypted, REPLICATION_GROUP, props) == []
+    assert run(elasticache_encrypted, REPLICATION_GROUP, props) == []
 
 
 @pytest.mark.parametrize("prop", ["transitEncryptionEnabled", "atRestEncryptionEnabled"])
@@ -66,12 +70,12 @@ def test_encrypted_replication_group_passes(props) -> None:
 )
 def test_unencrypted_replication_group_is_refused(prop, value, shown) -> None:
     props = changed(REDIS, {prop: value})
-    messages = run(rules.elasticache_encrypted, REPLICATION_GROUP, props, name="features")
+    messages = run(elasticache_encrypted, REPLICATION_GROUP, props, name="features")
     assert_one_violation(messages, f"{prop} {shown}", "features")
 
 
 def test_bare_replication_group_reports_both() -> None:
-    assert len(run(rules.elasticache_encrypted, REPLICATION_GROUP, {"description": "x"})) == 2
+    assert len(run(elasticache_encrypted, REPLICATION_GROUP, {"description": "x"})) == 2
 
 
 # --- msk-tls-only ----------------------------------------------------------------------
@@ -95,7 +99,7 @@ def _kafka(**in_transit) -> dict:
     ],
 )
 def test_tls_only_cluster_passes(props) -> None:
-    assert run(rules.msk_tls_only, MSK_CLUSTER, props) == []
+    assert run(msk_tls_only, MSK_CLUSTER, props) == []
 
 
 @pytest.mark.parametrize(
@@ -122,14 +126,14 @@ def test_tls_only_cluster_passes(props) -> None:
     ],
 )
 def test_non_tls_or_unencrypted_cluster_is_refused(props, shown) -> None:
-    messages = run(rules.msk_tls_only, MSK_CLUSTER, props, name="events")
+    messages = run(msk_tls_only, MSK_CLUSTER, props, name="events")
     assert_one_violation(messages, shown, "events")
 
 
 @pytest.mark.parametrize("encryption_info", [None, UNKNOWN_OBJ])
 def test_cluster_without_encryption_info_is_refused(encryption_info) -> None:
     props = changed(KAFKA, {"encryptionInfo": encryption_info})
-    messages = run(rules.msk_tls_only, MSK_CLUSTER, props, name="events")
+    messages = run(msk_tls_only, MSK_CLUSTER, props, name="events")
     # clientBroker cannot be proven TLS in either case; the key ARN is missing or unknown.
     assert any("clientBroker" in message for message in messages)
     assert_names_resource_and_fix(messages, "events")

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 from pulumi_policy.proxy import UnknownValueError
 
-from policy import rules
-from policy.rules import SECURITY_GROUP, SECURITY_GROUP_RULE, VPC_INGRESS_RULE
+from policy.rules.ingress import (
+    SECURITY_GROUP,
+    SECURITY_GROUP_RULE,
+    VPC_INGRESS_RULE,
+    no_ssh_ingress,
+    no_world_open_ingress,
+)
 
 from .support import (
     UNKNOWN_LIST,
@@ -42,7 +47,7 @@ KAFKA_RULE = {
     "cidrBlocks": ["10.20.1.0/24", "10.20.2.0/24"],
 }
 
-BOTH = (rules.no_world_open_ingress, rules.no_ssh_ingress)
+BOTH = (no_world_open_ingress, no_ssh_ingress)
 
 
 @pytest.mark.parametrize("validator", BOTH)
@@ -103,7 +108,7 @@ def test_least_privilege_ingress_passes(validator, resource_type, props) -> None
     ],
 )
 def test_world_open_ingress_is_refused(resource_type, props, shown) -> None:
-    messages = run(rules.no_world_open_ingress, resource_type, props, name="redis-sg")
+    messages = run(no_world_open_ingress, resource_type, props, name="redis-sg")
     assert_one_violation(messages, shown, "redis-sg")
 
 
@@ -114,7 +119,7 @@ def test_every_world_open_entry_is_reported() -> None:
             {"protocol": "tcp", "fromPort": 80.0, "toPort": 80.0, "ipv6CidrBlocks": ["::/0"]},
         ]
     }
-    assert len(run(rules.no_world_open_ingress, SECURITY_GROUP, props)) == 2
+    assert len(run(no_world_open_ingress, SECURITY_GROUP, props)) == 2
 
 
 @pytest.mark.parametrize(
@@ -166,7 +171,7 @@ def test_every_world_open_entry_is_reported() -> None:
     ],
 )
 def test_ssh_is_refused(resource_type, props, shown) -> None:
-    messages = run(rules.no_ssh_ingress, resource_type, props, name="serving-sg")
+    messages = run(no_ssh_ingress, resource_type, props, name="serving-sg")
     assert_one_violation(messages, shown, "serving-sg")
     assert "SSM" in messages[0]
 
@@ -177,8 +182,8 @@ def test_ssh_from_the_world_breaks_both_rules() -> None:
             {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/0"]}
         ]
     }
-    assert len(run(rules.no_world_open_ingress, SECURITY_GROUP, props)) == 1
-    assert len(run(rules.no_ssh_ingress, SECURITY_GROUP, props)) == 1
+    assert len(run(no_world_open_ingress, SECURITY_GROUP, props)) == 1
+    assert len(run(no_ssh_ingress, SECURITY_GROUP, props)) == 1
 
 
 # Unknown values (preview): both rules defer, re-raising pulumi-policy's UnknownValueError
@@ -221,7 +226,7 @@ def test_ssh_from_the_world_breaks_both_rules() -> None:
 )
 def test_unknown_cidr_defers(resource_type, props) -> None:
     with pytest.raises(UnknownValueError):
-        run(rules.no_world_open_ingress, resource_type, props)
+        run(no_world_open_ingress, resource_type, props)
 
 
 @pytest.mark.parametrize(
@@ -234,7 +239,7 @@ def test_unknown_cidr_defers(resource_type, props) -> None:
 )
 def test_unknown_protocol_or_port_defers(rule) -> None:
     with pytest.raises(UnknownValueError):
-        run(rules.no_ssh_ingress, VPC_INGRESS_RULE, rule)
+        run(no_ssh_ingress, VPC_INGRESS_RULE, rule)
 
 
 def test_known_violations_are_reported_before_deferring() -> None:
@@ -246,7 +251,7 @@ def test_known_violations_are_reported_before_deferring() -> None:
     }
     messages: list[str] = []
     with pytest.raises(UnknownValueError):
-        rules.no_world_open_ingress(
+        no_world_open_ingress(
             resource_args(SECURITY_GROUP, props, "web"), lambda m, u=None: messages.append(m)
         )
     assert len(messages) == 1

@@ -29,11 +29,13 @@ from pulumi_policy import (
 )
 
 from policy import rules
+from policy.rules import common, compute, data_tiers, ingress, s3, tags
 
 from .support import BLOCK_ALL, TAGS, UNKNOWN_STR, resource_args
 
 POLICY_DIR = Path(__file__).resolve().parents[1]
 REPO = POLICY_DIR.parent
+FAMILIES = (ingress, compute, s3, data_tiers, tags)
 entry = importlib.import_module("policy.__main__")
 
 
@@ -61,9 +63,28 @@ def test_every_spec_is_complete_and_mandatory(spec: rules.RuleSpec) -> None:
 
 def test_spec_fields_are_mandatory() -> None:
     with pytest.raises(TypeError):
-        rules.RuleSpec(name="x", description="y", validator=rules.ebs_encrypted)  # type: ignore[call-arg]
+        rules.RuleSpec(name="x", description="y", validator=compute.ebs_encrypted)  # type: ignore[call-arg]
     with pytest.raises(ValueError):
-        rules.RuleSpec("x", " ", rules.ebs_encrypted, EnforcementLevel.MANDATORY, "resource")
+        rules.RuleSpec("x", " ", compute.ebs_encrypted, EnforcementLevel.MANDATORY, "resource")
+
+
+def _family_validators() -> list:
+    """Every public function of the family modules that takes ``report_violation``."""
+    return [
+        function
+        for family in FAMILIES
+        for name, function in inspect.getmembers(family, inspect.isfunction)
+        if function.__module__ == family.__name__
+        and not name.startswith("_")
+        and "report_violation" in inspect.signature(function).parameters
+    ]
+
+
+def test_registry_holds_every_family_validator_once() -> None:
+    """A validator written in a family module but left out of RULES would never run."""
+    registered = [spec.validator for spec in rules.RULES]
+    assert sorted(registered, key=id) == sorted(_family_validators(), key=id)
+    assert len(set(map(id, registered))) == len(registered)
 
 
 def test_readme_documents_every_rule() -> None:
@@ -95,15 +116,23 @@ def _policy_pack_uses(path: Path) -> tuple[bool, bool]:
 
 
 def test_only_main_constructs_the_policy_pack() -> None:
-    sources = {p.name: _policy_pack_uses(p) for p in POLICY_DIR.glob("*.py")}
-    assert set(sources) >= {"__main__.py", "rules.py", "check.py"}
+    paths = [*POLICY_DIR.glob("*.py"), *(POLICY_DIR / "rules").glob("*.py")]
+    sources = {p.relative_to(POLICY_DIR).as_posix(): _policy_pack_uses(p) for p in paths}
+    families = {f"rules/{module.__name__.rsplit('.', 1)[1]}.py" for module in (*FAMILIES, common)}
+    assert set(sources) >= {"__main__.py", "check.py", "rules/__init__.py", *families}
     assert [name for name, (constructs, _) in sources.items() if constructs] == ["__main__.py"]
     assert [name for name, (_, refers) in sources.items() if refers] == ["__main__.py"]
 
 
 def test_importing_the_modules_starts_nothing() -> None:
-    """Importing rules, check and the entry module returns promptly: no server, no block."""
-    code = "import policy.rules, policy.check, policy.__main__; print('imported')"
+    """Importing rules, check and the entry module returns promptly: no server, no block.
+    ``rules`` is imported the way the pack imports it too: top-level, policy/ on sys.path."""
+    code = (
+        "import sys; import policy.rules, policy.check, policy.__main__; "
+        "sys.path.insert(0, 'policy'); import rules, check; "
+        "assert check.rules is rules and len(rules.RULES) == len(policy.rules.RULES); "
+        "print('imported')"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
     )

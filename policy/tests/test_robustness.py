@@ -13,6 +13,11 @@ import pytest
 from pulumi_policy.proxy import UnknownValueError
 
 from policy import rules
+from policy.rules.compute import EBS_VOLUME, INSTANCE, LAUNCH_TEMPLATE
+from policy.rules.data_tiers import MSK_CLUSTER, REPLICATION_GROUP
+from policy.rules.ingress import SECURITY_GROUP, SECURITY_GROUP_RULE, VPC_INGRESS_RULE
+from policy.rules.s3 import PUBLIC_ACCESS_BLOCK, SSE_CONFIG_TYPES, s3_buckets_protected
+from policy.rules.tags import AUTOSCALING_GROUP
 
 from .support import (
     BLOCK_ALL,
@@ -26,7 +31,7 @@ from .support import (
 )
 
 EXAMPLES: dict[str, dict[str, Any]] = {
-    rules.SECURITY_GROUP: {
+    SECURITY_GROUP: {
         "ingress": [
             {
                 "protocol": "tcp",
@@ -39,7 +44,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         ],
         "tags": TAGS,
     },
-    rules.SECURITY_GROUP_RULE: {
+    SECURITY_GROUP_RULE: {
         "type": "ingress",
         "protocol": "tcp",
         "fromPort": 9094.0,
@@ -47,7 +52,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "cidrBlocks": ["10.0.0.0/16"],
         "ipv6CidrBlocks": ["fd00::/8"],
     },
-    rules.VPC_INGRESS_RULE: {
+    VPC_INGRESS_RULE: {
         "ipProtocol": "tcp",
         "fromPort": 6379.0,
         "toPort": 6379.0,
@@ -55,36 +60,36 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "cidrIpv6": "fd00::/8",
         "tags": TAGS,
     },
-    rules.LAUNCH_TEMPLATE: {
+    LAUNCH_TEMPLATE: {
         "metadataOptions": {"httpTokens": "required"},
         "blockDeviceMappings": [{"deviceName": "/dev/sda1", "ebs": {"encrypted": "true"}}],
         "tags": TAGS,
     },
-    rules.INSTANCE: {
+    INSTANCE: {
         "metadataOptions": {"httpTokens": "required"},
         "rootBlockDevice": {"encrypted": True},
         "ebsBlockDevices": [{"deviceName": "/dev/sdf", "encrypted": True}],
         "tags": TAGS,
     },
-    rules.EBS_VOLUME: {"encrypted": True, "tags": TAGS},
-    rules.PUBLIC_ACCESS_BLOCK: {"bucket": "b", **BLOCK_ALL},
+    EBS_VOLUME: {"encrypted": True, "tags": TAGS},
+    PUBLIC_ACCESS_BLOCK: {"bucket": "b", **BLOCK_ALL},
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": {
         "bucket": "b",
         "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}],
     },
-    rules.REPLICATION_GROUP: {
+    REPLICATION_GROUP: {
         "transitEncryptionEnabled": True,
         "atRestEncryptionEnabled": True,
         "tags": TAGS,
     },
-    rules.MSK_CLUSTER: {
+    MSK_CLUSTER: {
         "encryptionInfo": {
             "encryptionAtRestKmsKeyArn": "arn:k",
             "encryptionInTransit": {"clientBroker": "TLS", "inCluster": True},
         },
         "tags": TAGS,
     },
-    rules.AUTOSCALING_GROUP: {
+    AUTOSCALING_GROUP: {
         "tags": [{"key": k, "value": v, "propagateAtLaunch": True} for k, v in TAGS.items()]
     },
 }
@@ -142,11 +147,11 @@ def test_rule_survives_missing_and_unknown_props(spec, resource_type) -> None:
 def test_stack_rule_survives_missing_and_unknown_props(bucket_props, attachment_props) -> None:
     resources = [
         stack_resource("aws:s3/bucket:Bucket", "b", bucket_props),
-        stack_resource(rules.PUBLIC_ACCESS_BLOCK, "b", attachment_props),
-        stack_resource(next(iter(rules.SSE_CONFIG_TYPES)), "b", attachment_props),
+        stack_resource(PUBLIC_ACCESS_BLOCK, "b", attachment_props),
+        stack_resource(next(iter(SSE_CONFIG_TYPES)), "b", attachment_props),
     ]
     try:
-        reported = run_stack(rules.s3_buckets_protected, resources)
+        reported = run_stack(s3_buckets_protected, resources)
     except UnknownValueError:
         return
     assert all("'b'" in message and "Fix:" in message for message, _ in reported)

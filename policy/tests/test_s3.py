@@ -6,8 +6,12 @@ import pytest
 from pulumi_policy import StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
-from policy import rules
-from policy.rules import PUBLIC_ACCESS_BLOCK
+from policy.rules.s3 import (
+    PUBLIC_ACCESS_BLOCK,
+    s3_buckets_protected,
+    s3_kms_encryption,
+    s3_public_access_blocked,
+)
 
 from .support import (
     BLOCK_ALL,
@@ -45,8 +49,7 @@ KMS_RULES = [
 
 def test_full_public_access_block_passes() -> None:
     assert (
-        run(rules.s3_public_access_blocked, PUBLIC_ACCESS_BLOCK, {"bucket": "models", **BLOCK_ALL})
-        == []
+        run(s3_public_access_blocked, PUBLIC_ACCESS_BLOCK, {"bucket": "models", **BLOCK_ALL}) == []
     )
 
 
@@ -56,12 +59,12 @@ def test_full_public_access_block_passes() -> None:
 )
 def test_each_missing_flag_is_refused(flag, value, shown) -> None:
     props = changed({"bucket": "models", **BLOCK_ALL}, {flag: value})
-    messages = run(rules.s3_public_access_blocked, PUBLIC_ACCESS_BLOCK, props, name="models-pab")
+    messages = run(s3_public_access_blocked, PUBLIC_ACCESS_BLOCK, props, name="models-pab")
     assert_one_violation(messages, f"{flag} {shown}", "models-pab")
 
 
 def test_empty_public_access_block_reports_all_four() -> None:
-    assert len(run(rules.s3_public_access_blocked, PUBLIC_ACCESS_BLOCK, {"bucket": "b"})) == 4
+    assert len(run(s3_public_access_blocked, PUBLIC_ACCESS_BLOCK, {"bucket": "b"})) == 4
 
 
 # --- s3-kms-encryption -----------------------------------------------------------------
@@ -74,7 +77,7 @@ def test_kms_encryption_passes(resource_type, algorithm) -> None:
         "bucket": "models",
         "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": algorithm}}],
     }
-    assert run(rules.s3_kms_encryption, resource_type, props) == []
+    assert run(s3_kms_encryption, resource_type, props) == []
 
 
 @pytest.mark.parametrize(
@@ -93,7 +96,7 @@ def test_kms_encryption_passes(resource_type, algorithm) -> None:
 )
 def test_non_kms_encryption_is_refused(rules_value, shown) -> None:
     props = changed({"bucket": "models"}, {"rules": rules_value})
-    messages = run(rules.s3_kms_encryption, SSE, props, name="models-sse")
+    messages = run(s3_kms_encryption, SSE, props, name="models-sse")
     assert_one_violation(messages, shown, "models-sse")
 
 
@@ -125,13 +128,11 @@ def test_protected_buckets_pass() -> None:
         _pab("features-pab", "recstack-features"),  # the bucket's name
         _sse("features-sse", "recstack-features", resource_type=SSE_V2),
     ]
-    assert run_stack(rules.s3_buckets_protected, resources) == []
+    assert run_stack(s3_buckets_protected, resources) == []
 
 
 def test_stack_without_buckets_passes() -> None:
-    assert (
-        run_stack(rules.s3_buckets_protected, [stack_resource("aws:ec2/vpc:Vpc", "vpc", {})]) == []
-    )
+    assert run_stack(s3_buckets_protected, [stack_resource("aws:ec2/vpc:Vpc", "vpc", {})]) == []
 
 
 def test_property_dependencies_match_in_preview() -> None:
@@ -143,7 +144,7 @@ def test_property_dependencies_match_in_preview() -> None:
         _pab("models-pab", UNKNOWN_STR, {"bucket": [models]}),
         _sse("models-sse", UNKNOWN_STR, {"bucket": [models]}),
     ]
-    assert run_stack(rules.s3_buckets_protected, resources) == []
+    assert run_stack(s3_buckets_protected, resources) == []
 
 
 @pytest.mark.parametrize(
@@ -159,7 +160,7 @@ def test_property_dependencies_match_in_preview() -> None:
 @pytest.mark.parametrize("bucket_type", [BUCKET, BUCKET_V2])
 def test_unprotected_bucket_is_reported(attachments, missing, bucket_type) -> None:
     models = _bucket("models", resource_type=bucket_type)
-    reported = run_stack(rules.s3_buckets_protected, [models, *attachments])
+    reported = run_stack(s3_buckets_protected, [models, *attachments])
     assert any(missing in message for message, _ in reported)
     assert all(resource_urn == models.urn for _, resource_urn in reported)
     assert_names_resource_and_fix([message for message, _ in reported], "models")
@@ -168,7 +169,7 @@ def test_unprotected_bucket_is_reported(attachments, missing, bucket_type) -> No
 def test_each_bucket_is_checked_on_its_own() -> None:
     models, features = _bucket("models"), _bucket("features")
     resources = [models, features, _pab("pab", "models-a1b2c3"), _sse("sse", "models-a1b2c3")]
-    reported = run_stack(rules.s3_buckets_protected, resources)
+    reported = run_stack(s3_buckets_protected, resources)
     assert len(reported) == 2
     assert {resource_urn for _, resource_urn in reported} == {features.urn}
 
@@ -181,7 +182,7 @@ def test_dependency_on_another_bucket_does_not_count() -> None:
         _pab("pab", UNKNOWN_STR, {"bucket": [features]}),
         _sse("sse", UNKNOWN_STR, {"bucket": [features]}),
     ]
-    reported = run_stack(rules.s3_buckets_protected, resources)
+    reported = run_stack(s3_buckets_protected, resources)
     assert {resource_urn for _, resource_urn in reported} == {models.urn}
 
 
@@ -193,7 +194,7 @@ def test_unknown_reference_without_dependencies_defers_after_reporting() -> None
     resources = [models, features, _pab("pab", UNKNOWN_STR), _sse("sse", "features-a1b2c3")]
     reported: list[tuple[str, str | None]] = []
     with pytest.raises(UnknownValueError) as caught:
-        rules.s3_buckets_protected(
+        s3_buckets_protected(
             StackValidationArgs(resources),
             lambda message, urn=None: reported.append((message, urn)),
         )
@@ -207,4 +208,4 @@ def test_unknown_bucket_name_defers() -> None:
     models = stack_resource(BUCKET, "models", {"bucket": UNKNOWN_STR, "id": UNKNOWN_STR})
     resources = [models, _pab("pab", "something"), _sse("sse", "something")]
     with pytest.raises(UnknownValueError):
-        run_stack(rules.s3_buckets_protected, resources)
+        run_stack(s3_buckets_protected, resources)

@@ -8,7 +8,7 @@ import pytest
 from pulumi_policy import PolicyProviderResource
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from policy import rules
+from policy.rules.tags import required_tags, tag_support
 
 from .support import (
     TAGS,
@@ -49,14 +49,14 @@ ASG = "aws:autoscaling/group:Group"
     ],
 )
 def test_tag_support_comes_from_pulumi_aws(resource_type, taggable) -> None:
-    assert rules.tag_support(resource_type) is taggable
+    assert tag_support(resource_type) is taggable
 
 
 def test_tag_support_is_cached() -> None:
-    rules.tag_support(VPC)
-    hits = rules.tag_support.cache_info().hits
-    rules.tag_support(VPC)
-    assert rules.tag_support.cache_info().hits == hits + 1
+    tag_support(VPC)
+    hits = tag_support.cache_info().hits
+    tag_support(VPC)
+    assert tag_support.cache_info().hits == hits + 1
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def test_tag_support_is_cached() -> None:
     ],
 )
 def test_tagged_or_exempt_resources_pass(resource_type, props) -> None:
-    assert run(rules.required_tags, resource_type, props) == []
+    assert run(required_tags, resource_type, props) == []
 
 
 @pytest.mark.parametrize(
@@ -99,13 +99,13 @@ def test_tagged_or_exempt_resources_pass(resource_type, props) -> None:
 )
 def test_missing_tags_are_refused(tags, missing) -> None:
     props = changed({"cidrBlock": "10.20.0.0/16", "tagsAll": TAGS}, {"tags": tags})
-    messages = run(rules.required_tags, VPC, props, name="vpc")
+    messages = run(required_tags, VPC, props, name="vpc")
     assert_one_violation(messages, f"missing or empty tags: {missing}.", "vpc")
 
 
 def test_taggable_ingress_rule_needs_tags() -> None:
     messages = run(
-        rules.required_tags,
+        required_tags,
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
         {"ipProtocol": "tcp"},
         name="redis-from-serving",
@@ -115,7 +115,7 @@ def test_taggable_ingress_rule_needs_tags() -> None:
 
 def test_autoscaling_group_list_tags_are_read() -> None:
     tags = [{"key": "project", "value": "recstack", "propagateAtLaunch": True}]
-    messages = run(rules.required_tags, ASG, {"tags": tags}, name="serving")
+    messages = run(required_tags, ASG, {"tags": tags}, name="serving")
     assert "missing or empty tags: stack, owner, cost-center." in messages[0]
 
 
@@ -127,15 +127,15 @@ def _aws_provider(default_tags) -> PolicyProviderResource:
 @pytest.mark.parametrize("encode", [json.dumps, lambda value: value])
 def test_provider_default_tags_count(encode) -> None:
     provider = _aws_provider(encode({"tags": TAGS}))
-    assert run(rules.required_tags, VPC, {"tags": {"Name": "x"}}, provider=provider) == []
+    assert run(required_tags, VPC, {"tags": {"Name": "x"}}, provider=provider) == []
     # A resource's own empty value overrides the provider's.
-    messages = run(rules.required_tags, VPC, {"tags": {"owner": ""}}, provider=provider)
+    messages = run(required_tags, VPC, {"tags": {"owner": ""}}, provider=provider)
     assert "missing or empty tags: owner." in messages[0]
 
 
 def test_provider_default_tags_do_not_reach_autoscaling_groups() -> None:
     provider = _aws_provider(json.dumps({"tags": TAGS}))
-    messages = run(rules.required_tags, ASG, {"maxSize": 1.0}, name="serving", provider=provider)
+    messages = run(required_tags, ASG, {"maxSize": 1.0}, name="serving", provider=provider)
     assert_one_violation(
         messages, "missing or empty tags: project, stack, owner, cost-center.", "serving"
     )
@@ -144,13 +144,13 @@ def test_provider_default_tags_do_not_reach_autoscaling_groups() -> None:
 @pytest.mark.parametrize("tags", [UNKNOWN_OBJ, {**TAGS, "owner": UNKNOWN_STR}])
 def test_unknown_tags_defer(tags) -> None:
     with pytest.raises(UnknownValueError):
-        run(rules.required_tags, VPC, {"tags": tags})
+        run(required_tags, VPC, {"tags": tags})
 
 
 def test_unknown_tag_value_still_reports_missing_ones() -> None:
     messages: list[str] = []
     with pytest.raises(UnknownValueError):
-        rules.required_tags(
+        required_tags(
             resource_args(VPC, {"tags": {"project": "p", "owner": UNKNOWN_STR}}, "vpc"),
             lambda message, urn=None: messages.append(message),
         )

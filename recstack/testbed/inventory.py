@@ -38,19 +38,19 @@ def render(key_file: Path = KEY_FILE) -> str:
                 for host in members
             }
         }
-    document = {
-        "all": {
-            "children": groups,
-            "vars": {
-                "ansible_user": "root",
-                "ansible_connection": "ssh",
-                "ansible_ssh_private_key_file": str(key_file),
-                "ansible_ssh_common_args": shlex.join(ssh.COMMON_OPTIONS),
-                "ansible_python_interpreter": "/usr/bin/python3",
-            },
-        }
-    }
+    document = {"all": {"children": groups, "vars": connection_variables(key_file)}}
     return HEADER + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+
+
+def connection_variables(key_file: Path = KEY_FILE) -> dict[str, str]:
+    """How Ansible reaches a testbed host: SSH as root with the testbed's own key."""
+    return {
+        "ansible_user": "root",
+        "ansible_connection": "ssh",
+        "ansible_ssh_private_key_file": str(key_file),
+        "ansible_ssh_common_args": shlex.join(ssh.COMMON_OPTIONS),
+        "ansible_python_interpreter": "/usr/bin/python3",
+    }
 
 
 def write(path: Path = INVENTORY_FILE) -> Path:

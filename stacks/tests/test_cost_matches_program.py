@@ -1,5 +1,6 @@
 """`recstack cost` prices what the program declares: its quantities equal the resources
-the program creates under mocks, for every Redis x Kafka mode and both committed stacks."""
+the program creates under mocks, for every Redis mode x MSK authentication and both
+committed stacks."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def _declared(result: ProgramRun) -> dict[str, float]:
         ),
         "broker-hour": sum(c.inputs["numberOfBrokerNodes"] for c in clusters),
         "key-month": len(mocks.of_type("aws:kms/key:Key")),
+        "secret-month": len(mocks.of_type("aws:secretsmanager/secret:Secret")),
         "gp3 GB-month": sum(_gp3_gb(i.inputs) for i in mocks.of_type("aws:ec2/instance:Instance"))
         + group.inputs["desiredCapacity"] * _gp3_gb(template.inputs),
     }
@@ -57,6 +59,7 @@ def _estimated(report: cost.CostReport) -> dict[str, float]:
             "node-hour",
             "broker-hour",
             "key-month",
+            "secret-month",
         )
     }
     quantities["gp3 GB-month"] = sum(
@@ -73,8 +76,8 @@ def test_committed_stacks_are_priced_as_declared(stack: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("redis_mode", "kafka_mode"), [r for r in ALL_RUNS if r[0] != "redis_cloud"]
+    ("redis_mode", "kafka_auth"), [r for r in ALL_RUNS if r[0] != "redis_cloud"]
 )
-def test_every_priced_mode_is_priced_as_declared(redis_mode: str, kafka_mode: str) -> None:
-    report = cost.estimate(combination(redis_mode, kafka_mode))
-    assert _estimated(report) == _declared(run(redis_mode, kafka_mode))
+def test_every_priced_mode_is_priced_as_declared(redis_mode: str, kafka_auth: str) -> None:
+    report = cost.estimate(combination(redis_mode, kafka_auth))
+    assert _estimated(report) == _declared(run(redis_mode, kafka_auth))

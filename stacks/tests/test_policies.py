@@ -1,4 +1,5 @@
-"""Both committed stacks, and every Redis x Kafka mode, pass every rule of the policy pack."""
+"""Both committed stacks, and every Redis mode x MSK authentication, pass every rule of the
+policy pack."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ def test_committed_stacks_pass_every_policy(stack: str) -> None:
     assert check.violations(run_stack(stack).mocks.as_policy_input()) == []
 
 
-@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
-def test_every_mode_passes_every_policy(redis_mode: str, kafka_mode: str) -> None:
-    assert check.violations(run(redis_mode, kafka_mode).mocks.as_policy_input()) == []
+@pytest.mark.parametrize(("redis_mode", "kafka_auth"), ALL_RUNS)
+def test_every_mode_passes_every_policy(redis_mode: str, kafka_auth: str) -> None:
+    assert check.violations(run(redis_mode, kafka_auth).mocks.as_policy_input()) == []
 
 
 def test_the_policies_do_catch_a_weakened_stack() -> None:

@@ -1,5 +1,5 @@
-"""The whole program under mocks, for every Redis x Kafka mode and both committed stacks:
-what it declares, and the properties that matter."""
+"""The whole program under mocks, for every Redis mode x MSK authentication and both
+committed stacks: what it declares, and the properties that matter."""
 
 from __future__ import annotations
 
@@ -13,30 +13,31 @@ from conftest import ProgramRun, run_program, stack_file
 
 import stack_config
 from network import subnet_blocks
+from recstack_contract.ports import PORTS
+from recstack_contract.redis import ACL_USER, RedisConnection
 
 # How the engine marks a secret value in resource inputs.
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 SECRET_MARKER = "1b47061264138c4ac30d75fd1eb44270"
 REDIS_MODES = stack_config.REDIS_MODES
-KAFKA_MODES = stack_config.KAFKA_MODES
+KAFKA_AUTHS = stack_config.MSK_AUTH_MODES
 
 
-def combination(redis_mode: str, kafka_mode: str) -> stack_config.StackConfig:
-    """The staging stack with the given modes (MSK needs brokers in every AZ)."""
+def combination(redis_mode: str, kafka_auth: str) -> stack_config.StackConfig:
+    """The staging stack with the given Redis mode and MSK authentication."""
     base = stack_file("staging")
-    kafka = dataclasses.replace(
-        base.kafka, mode=kafka_mode, brokers=2 if kafka_mode == "msk" else 1
-    )
     config = dataclasses.replace(
-        base, redis=dataclasses.replace(base.redis, mode=redis_mode), kafka=kafka
+        base,
+        redis=dataclasses.replace(base.redis, mode=redis_mode),
+        kafka=dataclasses.replace(base.kafka, auth=kafka_auth),
     )
     stack_config.validate(config)
     return config
 
 
 @functools.cache
-def run(redis_mode: str, kafka_mode: str) -> ProgramRun:
-    return run_program(combination(redis_mode, kafka_mode))
+def run(redis_mode: str, kafka_auth: str) -> ProgramRun:
+    return run_program(combination(redis_mode, kafka_auth))
 
 
 @functools.cache
@@ -44,13 +45,13 @@ def run_stack(stack: str) -> ProgramRun:
     return run_program(stack_file(stack))
 
 
-ALL_RUNS = [(r, k) for r in REDIS_MODES for k in KAFKA_MODES]
+ALL_RUNS = [(r, k) for r in REDIS_MODES for k in KAFKA_AUTHS]
 
 
-@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
-def test_subnets_nat_and_endpoints_per_az(redis_mode: str, kafka_mode: str) -> None:
-    config = combination(redis_mode, kafka_mode)
-    mocks = run(redis_mode, kafka_mode).mocks
+@pytest.mark.parametrize(("redis_mode", "kafka_auth"), ALL_RUNS)
+def test_subnets_nat_and_endpoints_per_az(redis_mode: str, kafka_auth: str) -> None:
+    config = combination(redis_mode, kafka_auth)
+    mocks = run(redis_mode, kafka_auth).mocks
     subnets = mocks.of_type("aws:ec2/subnet:Subnet")
     private = [s for s in subnets if "private" in s.name]
     public = [s for s in subnets if "public" in s.name]
@@ -72,9 +73,29 @@ def test_subnets_nat_and_endpoints_per_az(redis_mode: str, kafka_mode: str) -> N
         assert endpoints[service].inputs["privateDnsEnabled"] is True
 
 
-@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
-def test_no_world_open_ingress_and_no_ssh(redis_mode: str, kafka_mode: str) -> None:
-    mocks = run(redis_mode, kafka_mode).mocks
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_each_private_subnet_leaves_through_its_azs_nat_gateway_or_the_only_one(
+    stack: str,
+) -> None:
+    config = stack_file(stack)
+    mocks = run_stack(stack).mocks
+    prefix = config.name_prefix
+    gateways = {g.name for g in mocks.of_type("aws:ec2/natGateway:NatGateway")}
+    assert gateways == {f"{prefix}-nat-{az}" for az in range(config.nat_gateways)}
+    tables = {
+        t.name: t.inputs["routes"]
+        for t in mocks.of_type("aws:ec2/routeTable:RouteTable")
+        if "private" in t.name
+    }
+    for az in range(config.network.availability_zones):
+        (route,) = tables[f"{prefix}-private-{az}"]
+        own = az if config.network.nat_gateway_per_az else 0
+        assert route["natGatewayId"] == f"{prefix}-nat-{own}-id", az
+
+
+@pytest.mark.parametrize(("redis_mode", "kafka_auth"), ALL_RUNS)
+def test_no_world_open_ingress_and_no_ssh(redis_mode: str, kafka_auth: str) -> None:
+    mocks = run(redis_mode, kafka_auth).mocks
     rules = mocks.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert rules
     for rule in rules:
@@ -102,33 +123,28 @@ def _ingress_to(run: ProgramRun, tier: str) -> set[tuple[int, str]]:
     }
 
 
-def test_each_tier_admits_only_its_clients() -> None:
-    result = run("selfhosted", "selfhosted")
-    prefix = "recstack-staging"
-    assert _ingress_to(result, "lb") == {(8000, "10.0.0.0/8"), (8001, "10.0.0.0/8")}
+@pytest.mark.parametrize("kafka_auth", KAFKA_AUTHS)
+def test_each_tier_admits_only_its_clients_on_the_contract_ports(kafka_auth: str) -> None:
+    result = run("selfhosted", kafka_auth)
+    prefix, clients = "recstack-staging", "10.0.0.0/8"
+    lb, serving, trainer = (f"{prefix}-{tier}-id" for tier in ("lb", "serving", "trainer"))
+    assert _ingress_to(result, "lb") == {(PORTS.triton_http, clients), (PORTS.triton_grpc, clients)}
     assert _ingress_to(result, "serving") == {
-        (8000, f"{prefix}-lb-id"),
-        (8001, f"{prefix}-lb-id"),
-        (8002, "10.0.0.0/8"),
+        (PORTS.triton_http, lb),
+        (PORTS.triton_grpc, lb),
+        (PORTS.triton_metrics, clients),
     }
     assert _ingress_to(result, "redis") == {
-        (6379, f"{prefix}-serving-id"),
-        (6379, f"{prefix}-trainer-id"),
-        (6379, f"{prefix}-redis-id"),
-        (16379, f"{prefix}-redis-id"),
+        (PORTS.redis, serving),
+        (PORTS.redis, trainer),
+        (PORTS.redis, f"{prefix}-redis-id"),
+        (PORTS.redis_cluster_bus, f"{prefix}-redis-id"),
     }
     assert _ingress_to(result, "trainer") == set()
+    # MSK brokers replicate inside AWS's network: clients only, on the auth mode's port.
     assert _ingress_to(result, "kafka") == {
-        (9092, f"{prefix}-serving-id"),
-        (9092, f"{prefix}-trainer-id"),
-        (9092, f"{prefix}-kafka-id"),
-        (9093, f"{prefix}-kafka-id"),
-    }
-    # MSK brokers replicate inside AWS's network: clients only, on the IAM port.
-    msk = run("selfhosted", "msk")
-    assert _ingress_to(msk, "kafka") == {
-        (9098, f"{prefix}-serving-id"),
-        (9098, f"{prefix}-trainer-id"),
+        (PORTS.msk(kafka_auth), serving),
+        (PORTS.msk(kafka_auth), trainer),
     }
 
 
@@ -149,21 +165,30 @@ def _buckets(statement: dict) -> set[str]:
 def test_roles_get_only_their_buckets_and_kafka_actions() -> None:
     """Serving reads models, trainers write models, features and the registry, no role
     touches the transfer bucket, data nodes get SSM only, and only trainers create topics."""
-    policies = _role_policies(run("selfhosted", "msk"))
+    policies = _role_policies(run("selfhosted", "iam"))
     assert set(policies) == {"serving", "trainer"}
     assert set(policies["serving"]) == {"ReadBuckets", "UseStackKey", "KafkaClient"}
     assert _buckets(policies["serving"]["ReadBuckets"]) == {"models"}
     assert _buckets(policies["trainer"]["ReadWriteBuckets"]) == {"models", "features", "registry"}
     assert "kafka-cluster:CreateTopic" in policies["trainer"]["KafkaClient"]["Action"]
     assert "kafka-cluster:CreateTopic" not in policies["serving"]["KafkaClient"]["Action"]
-    # Self-hosted brokers have no AWS authentication to grant.
-    for statements in _role_policies(run("selfhosted", "selfhosted")).values():
-        assert "KafkaClient" not in statements
 
 
-@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
-def test_imdsv2_and_encrypted_volumes_everywhere(redis_mode: str, kafka_mode: str) -> None:
-    mocks = run(redis_mode, kafka_mode).mocks
+def test_scram_clients_may_read_the_scram_secret_and_get_no_iam_kafka_actions() -> None:
+    """With SCRAM, MSK never asks IAM about Kafka actions: the roles get the user's secret
+    (and its key) instead."""
+    policies = _role_policies(run("selfhosted", "scram"))
+    assert set(policies) == {"serving", "trainer"}
+    for tier, statements in policies.items():
+        assert "KafkaClient" not in statements, tier
+        (secret,) = statements["KafkaCredentials"]["Resource"]
+        assert secret.endswith(":secret:AmazonMSK_recstack-staging-kafka-*"), tier
+        assert statements["KafkaCredentialsKey"]["Action"] == ["kms:Decrypt"], tier
+
+
+@pytest.mark.parametrize(("redis_mode", "kafka_auth"), ALL_RUNS)
+def test_imdsv2_and_encrypted_volumes_everywhere(redis_mode: str, kafka_auth: str) -> None:
+    mocks = run(redis_mode, kafka_auth).mocks
     (template,) = mocks.of_type("aws:ec2/launchTemplate:LaunchTemplate")
     assert template.inputs["metadataOptions"]["httpTokens"] == "required"
     assert template.inputs["imageId"] == "ami-0mock"  # looked up, not hard-coded
@@ -206,20 +231,17 @@ def test_serving_fleet_spreads_over_private_subnets_behind_a_health_checked_nlb(
     assert balancer.inputs["internal"] is True
     assert set(balancer.inputs["subnets"]) == private_ids
     target_groups = mocks.of_type("aws:lb/targetGroup:TargetGroup")
-    assert sorted(t.inputs["port"] for t in target_groups) == [8000, 8001]
+    triton_ports = [PORTS.triton_http, PORTS.triton_grpc]
+    assert sorted(t.inputs["port"] for t in target_groups) == triton_ports
     for target in target_groups:
         check = target.inputs["healthCheck"]
         assert (check["protocol"], check["port"], check["path"]) == (
             "HTTP",
-            "8000",
+            str(PORTS.triton_http),
             "/v2/health/ready",
         )
-    assert sorted(
-        listener.inputs["port"] for listener in mocks.of_type("aws:lb/listener:Listener")
-    ) == [
-        8000,
-        8001,
-    ]
+    listeners = mocks.of_type("aws:lb/listener:Listener")
+    assert sorted(listener.inputs["port"] for listener in listeners) == triton_ports
 
 
 def test_a_public_load_balancer_sits_in_the_public_subnets() -> None:
@@ -236,10 +258,10 @@ def test_a_public_load_balancer_sits_in_the_public_subnets() -> None:
     assert set(balancer.inputs["subnets"]) == public_ids
 
 
-@pytest.mark.parametrize("kafka_mode", KAFKA_MODES)
-def test_selfhosted_redis_keeps_replicas_away_from_their_master(kafka_mode: str) -> None:
-    config = combination("selfhosted", kafka_mode)
-    result = run("selfhosted", kafka_mode)
+@pytest.mark.parametrize("kafka_auth", KAFKA_AUTHS)
+def test_selfhosted_redis_keeps_replicas_away_from_their_master(kafka_auth: str) -> None:
+    config = combination("selfhosted", kafka_auth)
+    result = run("selfhosted", kafka_auth)
     nodes = [
         n
         for n in result.mocks.of_type("aws:ec2/instance:Instance")
@@ -265,6 +287,7 @@ def test_with_enough_azs_every_copy_of_a_shard_has_its_own_az() -> None:
         base,
         network=dataclasses.replace(base.network, availability_zones=3),
         redis=dataclasses.replace(base.redis, replicas_per_shard=2),
+        kafka=dataclasses.replace(base.kafka, brokers=3),  # MSK: a broker per AZ
     )
     stack_config.validate(config)
     zones_by_shard: dict[str, list[str]] = {}
@@ -279,9 +302,9 @@ def test_with_enough_azs_every_copy_of_a_shard_has_its_own_az() -> None:
         assert len(zones) == 3 and len(set(zones)) == 3, shard
 
 
-@pytest.mark.parametrize("kafka_mode", KAFKA_MODES)
-def test_elasticache_is_encrypted_replicated_and_fails_over(kafka_mode: str) -> None:
-    mocks = run("elasticache", kafka_mode).mocks
+@pytest.mark.parametrize("kafka_auth", KAFKA_AUTHS)
+def test_elasticache_is_encrypted_replicated_and_fails_over(kafka_auth: str) -> None:
+    mocks = run("elasticache", kafka_auth).mocks
     (group,) = mocks.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
     inputs = group.inputs
     assert inputs["transitEncryptionEnabled"] is True
@@ -302,12 +325,12 @@ def test_elasticache_is_encrypted_replicated_and_fails_over(kafka_mode: str) -> 
     ]
 
 
-@pytest.mark.parametrize("kafka_mode", KAFKA_MODES)
+@pytest.mark.parametrize("kafka_auth", KAFKA_AUTHS)
 def test_redis_cloud_has_search_and_is_peered_into_every_private_route_table(
-    kafka_mode: str,
+    kafka_auth: str,
 ) -> None:
-    config = combination("redis_cloud", kafka_mode)
-    mocks = run("redis_cloud", kafka_mode).mocks
+    config = combination("redis_cloud", kafka_auth)
+    mocks = run("redis_cloud", kafka_auth).mocks
     (database,) = mocks.of_type("rediscloud:index/subscriptionDatabase:SubscriptionDatabase")
     assert database.inputs["modules"] == [{"name": "RediSearch"}]
     assert database.inputs["enableTls"] is True
@@ -326,10 +349,12 @@ def test_redis_cloud_has_search_and_is_peered_into_every_private_route_table(
     }
 
 
-@pytest.mark.parametrize("redis_mode", REDIS_MODES)
-def test_msk_is_tls_only_authenticated_and_sized_for_embedding_updates(redis_mode: str) -> None:
-    config = combination(redis_mode, "msk")
-    mocks = run(redis_mode, "msk").mocks
+@pytest.mark.parametrize(("redis_mode", "kafka_auth"), ALL_RUNS)
+def test_msk_is_tls_only_authenticated_and_sized_for_embedding_updates(
+    redis_mode: str, kafka_auth: str
+) -> None:
+    config = combination(redis_mode, kafka_auth)
+    mocks = run(redis_mode, kafka_auth).mocks
     (cluster,) = mocks.of_type("aws:msk/cluster:Cluster")
     inputs = cluster.inputs
     assert inputs["encryptionInfo"]["encryptionInTransit"] == {
@@ -338,7 +363,10 @@ def test_msk_is_tls_only_authenticated_and_sized_for_embedding_updates(redis_mod
     }
     assert inputs["encryptionInfo"]["encryptionAtRestKmsKeyArn"].startswith("arn:")
     assert inputs["clientAuthentication"]["unauthenticated"] is False
-    assert inputs["clientAuthentication"]["sasl"] == {"iam": True, "scram": False}
+    assert inputs["clientAuthentication"]["sasl"] == {
+        "iam": kafka_auth == "iam",
+        "scram": kafka_auth == "scram",
+    }
     assert inputs["numberOfBrokerNodes"] % config.network.availability_zones == 0
     assert len(inputs["brokerNodeGroupInfo"]["clientSubnets"]) == config.network.availability_zones
     (configuration,) = mocks.of_type("aws:msk/configuration:Configuration")
@@ -348,23 +376,30 @@ def test_msk_is_tls_only_authenticated_and_sized_for_embedding_updates(redis_mod
 
 
 def test_msk_with_scram_stores_its_credentials_in_a_kms_encrypted_secret() -> None:
-    base = combination("elasticache", "msk")
-    config = dataclasses.replace(base, kafka=dataclasses.replace(base.kafka, auth="scram"))
-    result = run_program(config)
-    (cluster,) = result.mocks.of_type("aws:msk/cluster:Cluster")
-    assert cluster.inputs["clientAuthentication"]["sasl"] == {"iam": False, "scram": True}
+    result = run("elasticache", "scram")
     (secret,) = result.mocks.of_type("aws:secretsmanager/secret:Secret")
     assert secret.inputs["namePrefix"].startswith("AmazonMSK_")
     assert secret.inputs["kmsKeyId"].startswith("arn:")
     assert result.mocks.of_type("aws:msk/singleScramSecretAssociation:SingleScramSecretAssociation")
-    assert result.outputs["inventory"]["endpoints"]["kafka"]["port"] == 9096
+    kafka = result.outputs["inventory"]["variables"]["recstack_kafka"]
+    assert kafka["credentials_secret"] == secret.state["arn"]
+    assert not run("elasticache", "iam").mocks.of_type("aws:secretsmanager/secret:Secret")
 
 
-@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
+@pytest.mark.parametrize("kafka_auth", KAFKA_AUTHS)
+def test_the_kafka_endpoint_is_msk_on_the_auth_modes_contract_port(kafka_auth: str) -> None:
+    kafka = run("selfhosted", kafka_auth).outputs["inventory"]["variables"]["recstack_kafka"]
+    assert (kafka["auth"], kafka["tls"], kafka["region"]) == (kafka_auth, True, "us-east-1")
+    brokers = kafka["bootstrap"].split(",")
+    assert brokers and all(b.endswith(f":{PORTS.msk(kafka_auth)}") for b in brokers)
+    assert bool(kafka["credentials_secret"]) == (kafka_auth == "scram")
+
+
+@pytest.mark.parametrize(("redis_mode", "kafka_auth"), ALL_RUNS)
 def test_buckets_are_versioned_encrypted_private_and_tls_only(
-    redis_mode: str, kafka_mode: str
+    redis_mode: str, kafka_auth: str
 ) -> None:
-    mocks = run(redis_mode, kafka_mode).mocks
+    mocks = run(redis_mode, kafka_auth).mocks
     buckets = mocks.of_type("aws:s3/bucket:Bucket")
     assert len(buckets) == 4
     for kind in (
@@ -383,10 +418,10 @@ def test_buckets_are_versioned_encrypted_private_and_tls_only(
     assert key.inputs["enableKeyRotation"] is True
 
 
-@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
-def test_every_tagged_resource_carries_the_required_tags(redis_mode: str, kafka_mode: str) -> None:
-    config = combination(redis_mode, kafka_mode)
-    tagged = [r for r in run(redis_mode, kafka_mode).mocks.resources if "tags" in r.inputs]
+@pytest.mark.parametrize(("redis_mode", "kafka_auth"), ALL_RUNS)
+def test_every_tagged_resource_carries_the_required_tags(redis_mode: str, kafka_auth: str) -> None:
+    config = combination(redis_mode, kafka_auth)
+    tagged = [r for r in run(redis_mode, kafka_auth).mocks.resources if "tags" in r.inputs]
     assert len(tagged) > 50
     for resource in tagged:
         tags = resource.inputs["tags"]
@@ -395,39 +430,46 @@ def test_every_tagged_resource_carries_the_required_tags(redis_mode: str, kafka_
         assert config.tags.items() <= tags.items(), resource.name
 
 
-@pytest.mark.parametrize(("redis_mode", "kafka_mode"), ALL_RUNS)
-def test_inventory_document_shape(redis_mode: str, kafka_mode: str) -> None:
-    config = combination(redis_mode, kafka_mode)
-    result = run(redis_mode, kafka_mode)
+@pytest.mark.parametrize(("redis_mode", "kafka_auth"), ALL_RUNS)
+def test_inventory_document_shape(redis_mode: str, kafka_auth: str) -> None:
+    config = combination(redis_mode, kafka_auth)
+    result = run(redis_mode, kafka_auth)
     inventory = result.outputs["inventory"]
-    assert set(inventory) == {"stack", "region", "connection", "groups", "endpoints", "buckets"}
+    assert set(inventory) == {"stack", "region", "connection", "groups", "variables"}
     assert inventory["connection"] == {
         "plugin": "community.aws.aws_ssm",
         "region": "us-east-1",
         "bucket": "recstack-staging-transfer-mock",
     }
     groups = inventory["groups"]
-    assert set(groups) == {"triton", "trainer", "redis", "kafka"}
+    assert set(groups) == {"triton", "trainer", "redis"}  # MSK runs the brokers
     assert groups["triton"]["instance_filters"] == {
         "tag:recstack:group": "triton",
         "tag:stack": "staging",
     }
     assert len(groups["trainer"]["hosts"]) == config.trainer.count
-    assert len(groups["redis"]["hosts"]) == (
-        config.redis_nodes if redis_mode == "selfhosted" else 0
-    )
-    assert len(groups["kafka"]["hosts"]) == (
-        config.kafka.brokers if kafka_mode == "selfhosted" else 0
-    )
-    endpoints = inventory["endpoints"]
-    assert endpoints["triton"] == {
-        "load_balancer": "recstack-staging-triton.elb.mock",
-        "http_port": 8000,
-        "grpc_port": 8001,
-    }
-    assert endpoints["redis"]["mode"] == redis_mode
-    assert endpoints["kafka"]["mode"] == kafka_mode
-    assert set(inventory["buckets"]) == {"models", "features", "registry", "transfer"}
+    redis_hosts = groups["redis"]["hosts"]
+    assert len(redis_hosts) == (config.redis_nodes if redis_mode == "selfhosted" else 0)
+    variables = inventory["variables"]
+    assert variables["recstack_environment"] == "staging"
+    assert variables["recstack_redis_mode"] == redis_mode
+    assert variables["recstack_triton_hosts"] == ["recstack-staging-triton.elb.mock"]
+    # One connection structure for every mode, as the contract defines it.
+    connection = RedisConnection.from_mapping(variables["recstack_redis"])
+    expected = {
+        "selfhosted": RedisConnection(
+            tuple(h["private_ip"] for h in redis_hosts), cluster=True, user=ACL_USER
+        ),
+        "elasticache": RedisConnection(
+            ("recstack-staging-redis.cache.mock",), cluster=True, tls=True
+        ),
+        # The mock's database port; Redis Enterprise's proxy is not a cluster to clients.
+        "redis_cloud": RedisConnection(("redis-12345.internal.mock",), 12345, tls=True),
+    }[redis_mode]
+    assert connection == expected
+    server_variables = {"redis_cluster_enabled", "redis_cluster_replicas", "redis_acl_user"}
+    assert (server_variables <= set(variables)) == (redis_mode == "selfhosted")
+    assert set(result.outputs["buckets"]) == {"models", "features", "registry", "transfer"}
     # The password is a secret output of its own, never part of the document.
     assert "mock-password" not in str(inventory)
     assert result.outputs["redis_password"] == "mock-password"
@@ -467,7 +509,7 @@ def test_resources_are_parented_to_their_components() -> None:
         "recstack:aws:ServingFleet",
         "recstack:aws:Trainers",
         "recstack:aws:SelfHostedRedis",
-        "recstack:aws:SelfHostedKafka",
+        "recstack:aws:Msk",
     }
 
 
@@ -475,7 +517,7 @@ def test_hosts_wait_for_the_network_and_survive_new_amis() -> None:
     config = stack_file("staging")
     result = run_stack("staging")
     hosts = {k: v for k, v in result.options.items() if k[0] == "aws:ec2/instance:Instance"}
-    assert len(hosts) == 8
+    assert len(hosts) == config.trainer.count + config.redis_nodes == 7
     # The NAT gateways, each private subnet's route to them, and the S3 endpoint.
     egress = config.nat_gateways + config.network.availability_zones + 1
     for key, declared in hosts.items():

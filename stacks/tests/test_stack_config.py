@@ -1,5 +1,5 @@
-"""Stack config: the committed stacks parse; every invalid value fails before any resource
-is declared, naming the key and the fix."""
+"""Stack config: the committed stacks parse; every invalid value, and every removed key,
+fails before any resource is declared, naming the key and the fix."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 import yaml
 from conftest import PROJECT_ROOT, stack_file
 
-import stack_config
-from stack_config import ConfigError, parse
+from stack_config import ConfigError, parse, parsing
 
 
 def _raw(stack: str) -> dict:
@@ -21,8 +20,10 @@ def _raw(stack: str) -> dict:
 
 def test_committed_stacks_parse() -> None:
     staging, prod = stack_file("staging"), stack_file("prod")
-    assert (staging.redis.mode, staging.kafka.mode) == ("selfhosted", "selfhosted")
-    assert (prod.redis.mode, prod.kafka.mode) == ("elasticache", "msk")
+    # Between them the committed stacks use both MSK authentication modes.
+    assert (staging.redis.mode, staging.kafka.auth) == ("selfhosted", "scram")
+    assert (prod.redis.mode, prod.kafka.auth) == ("elasticache", "iam")
+    assert (staging.kafka.brokers, staging.kafka.broker_type) == (2, "kafka.t3.small")
     assert prod.production and not staging.production
     assert prod.network.availability_zones == 3
     assert staging.serving.desired_capacity == 1
@@ -104,7 +105,7 @@ CASES = [
         "recstack:serving",
         ("rootVolumeGb",),
         "big",
-        "recstack:serving.rootVolumeGb must be int",
+        "recstack:serving.rootVolumeGb must be an integer, got 'big'",
     ),
     ("staging", "recstack:redis", ("shards",), 2, "recstack:redis.shards must be at least 3"),
     ("staging", "recstack:redis", ("mode",), "memcached", "recstack:redis.mode must be one of"),
@@ -140,7 +141,7 @@ CASES = [
         "recstack:storage",
         ("noncurrentVersionDays",),
         0,
-        "noncurrentVersionDays must be at least 1",
+        "noncurrentVersionDays must be >= 1; got 0",
     ),
     (
         "staging",
@@ -154,7 +155,7 @@ CASES = [
         "recstack:network",
         ("publicLoadBalancer",),
         "yes",
-        "publicLoadBalancer must be bool",
+        "recstack:network.publicLoadBalancer must be true or false, got 'yes'",
     ),
     (
         "staging",
@@ -184,7 +185,7 @@ CASES = [
         4,
         "recstack:hosts.rootVolumeGb must be 8 to 16384",
     ),
-    ("staging", "recstack:trainer", ("count",), 0, "recstack:trainer.count must be at least 1"),
+    ("staging", "recstack:trainer", ("count",), 0, "recstack:trainer.count must be >= 1; got 0"),
     (
         "staging",
         "recstack:trainer",
@@ -210,17 +211,19 @@ CASES = [
         "staging",
         "recstack:kafka",
         ("mode",),
-        "kinesis",
-        "recstack:kafka.mode must be one of msk, selfhosted",
+        "selfhosted",
+        "recstack:kafka.mode 'selfhosted' was removed: AWS stacks run Kafka on MSK only",
     ),
+    ("prod", "recstack:kafka", ("mode",), "msk", "delete the key and size MSK with kafka.brokers"),
     (
         "staging",
         "recstack:kafka",
         ("instanceType",),
-        "m7i.huge",
-        "'m7i.huge' is not an EC2 instance type",
+        "t3.medium",
+        "recstack:kafka.instanceType 't3.medium' was removed: AWS stacks run Kafka on MSK only",
     ),
-    ("staging", "recstack:kafka", ("brokers",), 0, "recstack:kafka.brokers must be at least 1"),
+    ("staging", "recstack:kafka", ("auth",), "none", "recstack:kafka.auth must be iam or scram"),
+    ("staging", "recstack:kafka", ("brokers",), 0, "recstack:kafka.brokers must be >= 1; got 0"),
     (
         "prod",
         "recstack:kafka",
@@ -245,7 +248,6 @@ CASES = [
     ),
     ("staging", "recstack:trainer", ("instanceType",), "c7g.xlarge", "is an Arm (Graviton) type"),
     ("staging", "recstack:redis", ("instanceType",), "r7g.large", "is an Arm (Graviton) type"),
-    ("staging", "recstack:kafka", ("instanceType",), "m7g.large", "is an Arm (Graviton) type"),
     (
         "prod",
         "recstack:redis",
@@ -267,8 +269,7 @@ def test_invalid_values_name_the_key_and_the_fix(
 
 
 def test_msk_needs_two_or_three_azs() -> None:
-    raw = _with("staging", "recstack:kafka", ("mode",), "msk")
-    raw["recstack:network"]["availabilityZones"] = 1
+    raw = _with("staging", "recstack:network", ("availabilityZones",), 1)
     with pytest.raises(ConfigError, match=re.escape("MSK needs its brokers in 2 or 3 AZs")):
         parse(raw, "recstack", "staging")
 
@@ -327,7 +328,7 @@ def _keys(prefix: str, cls: type) -> list[str]:
     """Every config key of a section, nested objects (redis.redisCloud) included."""
     keys = []
     for field in dataclasses.fields(cls):
-        key = f"{prefix}.{stack_config._snake_to_camel(field.name)}"
+        key = f"{prefix}.{parsing.snake_to_camel(field.name)}"
         keys.append(key)
         if dataclasses.is_dataclass(field.default_factory):
             keys.extend(_keys(key, field.default_factory))
@@ -336,9 +337,17 @@ def _keys(prefix: str, cls: type) -> list[str]:
 
 def test_every_config_key_is_documented() -> None:
     readme = (PROJECT_ROOT / "stacks" / "README.md").read_text()
-    keys = [*stack_config._SCALARS, *stack_config.SECRET_KEYS]
-    for section, cls in stack_config._SECTIONS.items():
+    keys = [*parsing.SCALARS, *parsing.SECRET_KEYS]
+    for section, cls in parsing.SECTIONS.items():
         keys.extend(_keys(section, cls))
     assert "redis.redisCloud.deploymentCidr" in keys
     for key in keys:
         assert f"`{key}`" in readme, f"stacks/README.md does not document recstack:{key}"
+
+
+def test_removed_keys_are_no_config_keys() -> None:
+    """A removed key is refused, never silently taken as a field of the same name."""
+    for removed in parsing.REMOVED_KEYS:
+        section, _, key = removed.removeprefix(f"{parsing.NAMESPACE}:").partition(".")
+        fields = dataclasses.fields(parsing.SECTIONS[section])
+        assert key not in {parsing.snake_to_camel(f.name) for f in fields}, removed

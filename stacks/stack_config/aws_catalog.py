@@ -1,9 +1,9 @@
 """What AWS offers, as far as config validation needs to know without an AWS account.
 
 EC2 instance types and regions come from the botocore release pinned in
-requirements.txt (its EC2 model enumerates every instance type). GPU families, and the
-node families of ElastiCache and MSK (which botocore does not enumerate), are tables
-maintained here; extend them when AWS adds a family.
+stacks/requirements.txt and constraints.txt (its EC2 model enumerates every instance
+type). GPU families, and the node families of ElastiCache and MSK (which botocore does not
+enumerate), are tables maintained here; extend them when AWS adds a family.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import botocore.session
+if TYPE_CHECKING:
+    import botocore.session
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,10 @@ MSK_SIZES: dict[str, frozenset[str]] = {
 
 @functools.cache
 def _session() -> botocore.session.Session:
+    # Imported on first look-up: botocore is slow to import, and the CLI imports this
+    # package for every command, though only `recstack cost` validates a stack.
+    import botocore.session
+
     return botocore.session.get_session()
 
 

@@ -1,0 +1,1 @@
+"""Streaming: how recstack processes reach the Kafka-protocol broker."""

@@ -1,0 +1,35 @@
+"""Ansible filters that apply the cross-layer contract's own code (recstack_contract).
+
+`recstack_redis | redis_environment` and `recstack_kafka | kafka_environment` turn the
+connection structures into the process environment every recstack client reads
+(RECSTACK_REDIS_*, RECSTACK_KAFKA_*), with the same code the clients parse it back with,
+so the two sides cannot drift. A malformed structure fails the play, naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from pipelines.streaming.kafka_client import KafkaEndpointError, parse_endpoint
+from recstack_contract.redis import RedisConnection
+
+
+def redis_environment(connection: dict[str, Any]) -> dict[str, str]:
+    try:
+        return RedisConnection.from_mapping(connection).environment()
+    except ValueError as error:
+        raise AnsibleFilterError(f"recstack_redis: {error}") from None
+
+
+def kafka_environment(endpoint: dict[str, Any]) -> dict[str, str]:
+    try:
+        return parse_endpoint(endpoint).environment()
+    except KafkaEndpointError as error:
+        raise AnsibleFilterError(f"recstack_kafka: {error}") from None
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"redis_environment": redis_environment, "kafka_environment": kafka_environment}
