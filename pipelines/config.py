@@ -16,7 +16,6 @@ from pathlib import Path
 import yaml
 
 from recstack_config import ConfigError, DataclassBuilder, at_least, between, one_of
-from recstack_contract.features import FEAST_PROJECT
 from recstack_contract.redis import KEY_PREFIX
 
 # The file's keys are the field names.
@@ -91,7 +90,6 @@ class ServingConfig:
     # (recstack_contract/redis.py), as for every recstack client, never from this file.
     # Prefix of every key the pipelines and the serving path own in Redis.
     key_prefix: str = KEY_PREFIX
-    feast_project: str = FEAST_PROJECT
     # Candidates the retrieval stage returns (FAISS top-N) before filtering.
     retrieval_candidates: int = 200
     top_k: int = 20

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from recstack_contract.features import FEAST_PROJECT
 from recstack_contract.redis import from_environment
 from recstack_contract.secrets import REDIS_PASSWORD
 
@@ -80,7 +81,7 @@ def _materialize(cfg: PipelineConfig, repo: Path, force: bool) -> bool:
         cfg.paths.data_dir / schema.USER_FEATURES_FILE,
         cfg.paths.data_dir / schema.ITEM_FEATURES_FILE,
     )
-    digest = fingerprint("materialize", cfg.serving.feast_project, files=tables)
+    digest = fingerprint("materialize", FEAST_PROJECT, files=tables)
     client = redis_connection()
     marker = keys.materialized_marker(cfg.serving.key_prefix)
     if not force and client.get(marker) == digest.encode():

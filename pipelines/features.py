@@ -19,12 +19,13 @@ from pipelines.data.files import read_json, write_json, write_parquet
 from pipelines.data.validate import RAW_FILES, TIMESTAMP_TYPE, DataError, load_raw
 from pipelines.split import temporal_split
 from pipelines.steps import StepResult, fingerprint
+from recstack_contract import features as contract_features
 
 STEP = "features"
 STAMP_FILE = "_features.json"
 # Bump when the features computed here change, so existing tables are rebuilt.
 FEATURES_VERSION = 1
-EVENT_TIMESTAMP = "event_timestamp"
+EVENT_TIMESTAMP = contract_features.EVENT_TIMESTAMP
 
 USER_FEATURE_COLUMNS: tuple[str, ...] = (
     "user_id",

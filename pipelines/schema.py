@@ -34,9 +34,12 @@ ITEM_CATEGORICALS: tuple[str, ...] = contract.ITEM_FEATURES.names(contract.INT64
 (USER_DENSE,) = contract.USER_FEATURES.names(contract.FLOAT32)
 (ITEM_DENSE,) = contract.ITEM_FEATURES.names(contract.FLOAT32)
 
+USER_KEY = contract.USER.join_key
+ITEM_KEY = contract.ITEM.join_key
+
 # Column order of the models' sparse inputs.
-USER_SPARSE: tuple[str, ...] = (contract.USER.join_key, *USER_CATEGORICALS)
-ITEM_SPARSE: tuple[str, ...] = (contract.ITEM.join_key, *ITEM_CATEGORICALS)
+USER_SPARSE: tuple[str, ...] = (USER_KEY, *USER_CATEGORICALS)
+ITEM_SPARSE: tuple[str, ...] = (ITEM_KEY, *ITEM_CATEGORICALS)
 RANKER_SPARSE: tuple[str, ...] = (*USER_SPARSE, *ITEM_SPARSE)
 RANKER_DENSE: tuple[str, ...] = (USER_DENSE, ITEM_DENSE)
 

@@ -23,10 +23,8 @@ def configure(
 ) -> PlaybookResult:
     """Write the inventory from `outputs` (what `cloud.up` returned) and run site.yml."""
     cloud_inventory.write(outputs["inventory"], environment.inventory)
-    # The stack's Redis password travels like every environment's: as the extra variable
-    # the group_vars derive each service's credentials from, for this run only.
-    extravars = {
-        **secrets.playbook_variables(environment),
-        REDIS_PASSWORD.variable: outputs["redis_password"],
-    }
-    return run_playbook(environment, "site.yml", progress, extravars)
+    # The stack's Redis password is kept like every environment's secrets (the tools read
+    # it for status, recommend and smoke) and reaches each run as the extra variable the
+    # group_vars derive every service's credentials from.
+    secrets.store(environment, REDIS_PASSWORD, outputs["redis_password"])
+    return run_playbook(environment, "site.yml", progress, secrets.playbook_variables(environment))

@@ -115,6 +115,8 @@ def static_inventory(document: dict[str, Any]) -> dict[str, Any]:
     return {
         "all": {
             "vars": {
+                # SSM sessions run as ssm-user; the roles install and configure as root.
+                "recstack_become": True,
                 "ansible_connection": connection["plugin"],
                 "ansible_aws_ssm_region": connection["region"],
                 "ansible_aws_ssm_bucket_name": connection["bucket"],

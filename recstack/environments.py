@@ -29,7 +29,7 @@ class Environment:
     name: str
     description: str
     cloud: bool = False
-    # A cloud stack's variables on the testbed's hosts (`recstack rehearse <stack>`).
+    # A cloud stack's variables on the testbed's hosts (`recstack up rehearsal-<stack>`).
     rehearsal: bool = False
     # An inventory directory given by path (`recstack smoke path/to/inventory`).
     inventory_dir: Path | None = None

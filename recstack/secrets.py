@@ -26,10 +26,7 @@ def load(environment: Environment) -> dict[str, str]:
     if not path.exists():
         return {}
     stored = json.loads(path.read_text())
-    # Files written before the names were the keys used the Ansible variable instead; a
-    # testbed's Redis password must survive that change.
-    values = {s.name: stored.get(s.name) or stored.get(s.variable) for s in SECRETS}
-    return {name: text for name, text in values.items() if text}
+    return {s.name: stored[s.name] for s in SECRETS if stored.get(s.name)}
 
 
 def playbook_variables(environment: Environment) -> dict[str, str]:
@@ -44,9 +41,16 @@ def playbook_variables(environment: Environment) -> dict[str, str]:
 
 def ensure(environment: Environment, secret: Secret) -> str:
     """The environment's value of `secret`, generated and stored on first use."""
+    stored = load(environment).get(secret.name)
+    return stored or store(environment, secret, random_tokens.token_urlsafe(32))
+
+
+def store(environment: Environment, secret: Secret, text: str) -> str:
+    """Keep `text` as the environment's `secret` (a cloud stack's Redis password, say,
+    which the tools need after the deployment too)."""
     values = load(environment)
-    if secret.name not in values:
-        values[secret.name] = random_tokens.token_urlsafe(32)
+    if values.get(secret.name) != text:
+        values[secret.name] = text
         path = environment.secrets_file
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -54,7 +58,7 @@ def ensure(environment: Environment, secret: Secret) -> str:
         os.fchmod(descriptor, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             json.dump(values, handle)
-    return values[secret.name]
+    return text
 
 
 def value(environment: Environment, secret: Secret) -> str:

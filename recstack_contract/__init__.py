@@ -2,7 +2,7 @@
 
 The Pulumi program (security groups, load balancer listeners, the `inventory` output),
 the Ansible inventories and role defaults (through the vars plugin in
-`plugins/vars/recstack_contract.py`), the pipelines, the Triton stages and the CLI all
+`plugins/vars/contract_vars.py`), the pipelines, the Triton stages and the CLI all
 read this package. It imports nothing but the standard library, so every one of them can:
 the Pulumi environment, the Ansible controller and the Triton Python backend (the export
 step copies it into the model repository beside the stage code).

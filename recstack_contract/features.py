@@ -15,6 +15,8 @@ FEAST_PROJECT = "recstack"
 # Feast type names (feast.types) the schema uses, and the dtype of each in the tables.
 INT64 = "Int64"
 FLOAT32 = "Float32"
+# The feature tables' time column, which Feast's file sources read.
+EVENT_TIMESTAMP = "event_timestamp"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ VIEWS: tuple[FeatureView, ...] = (USER_FEATURES, ITEM_FEATURES)
 def as_dict() -> dict[str, Any]:
     return {
         "feast_project": FEAST_PROJECT,
+        "event_timestamp": EVENT_TIMESTAMP,
         "entities": [{"name": e.name, "join_key": e.join_key} for e in ENTITIES],
         "views": [
             {

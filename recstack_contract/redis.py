@@ -79,7 +79,11 @@ class RedisConnection:
         hosts = raw.get("hosts", cls.hosts)
         if isinstance(hosts, str):
             hosts = [h for h in hosts.split(",") if h]
-        if not hosts or not all(isinstance(h, str) and h for h in hosts):
+        if (
+            not isinstance(hosts, list | tuple)
+            or not hosts
+            or not all(isinstance(h, str) and h for h in hosts)
+        ):
             raise ValueError("Redis connection: hosts must be a non-empty list of host names")
         port = raw.get("port", PORTS.redis)
         if isinstance(port, bool) or not isinstance(port, int | str) or not str(port).isdigit():
@@ -121,8 +125,14 @@ def from_environment(env: Mapping[str, str]) -> tuple[RedisConnection, str]:
     password = env.get(REDIS_PASSWORD.environment, "")
     password_file = env.get(REDIS_PASSWORD.environment_file, "")
     if not password and password_file:
-        with open(password_file) as handle:
-            password = handle.read().strip()
+        try:
+            with open(password_file) as handle:
+                password = handle.read().strip()
+        except OSError as error:
+            raise ValueError(
+                f"{REDIS_PASSWORD.environment_file} names {password_file}, which cannot be "
+                f"read ({error.strerror}): pass the password file the deployment wrote"
+            ) from None
     return connection, password
 
 

@@ -35,7 +35,7 @@ def test_each_user_gets_k_distinct_known_items(
     items = feast_layout.FeastViewLayout(
         project=where.feast_project,
         view=schema.ITEM_FEATURE_VIEW,
-        join_key="item_id",
+        join_key=schema.ITEM_KEY,
         features=schema.ITEM_ONLINE_FEATURES,
     )
     for url, recs in answers.items():

@@ -66,6 +66,8 @@ def inventory_document(
                 "recstack_kafka": a["kafka"],
                 # Clients reach Triton through the load balancer.
                 "recstack_triton_hosts": [a["load_balancer_dns"]],
+                # The serving fleet's instance type has a GPU (validated in stack_config).
+                "recstack_serving_gpu": True,
                 **_server_variables(redis_mode, redis_cluster_replicas),
             },
         }

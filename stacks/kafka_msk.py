@@ -31,7 +31,8 @@ def server_properties(brokers: int, message_max_bytes: int) -> str:
     replication = min(3, brokers)
     return "\n".join(
         (
-            # Topics are created by the deployment, with their partition counts; a typo
+            # Topics are created by the deployment (pipelines/streaming/topics.py), with
+            # their partition counts; a typo
             # in a client must not create one.
             "auto.create.topics.enable=false",
             f"message.max.bytes={message_max_bytes}",

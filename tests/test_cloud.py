@@ -13,7 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from recstack import cloud, cloud_deploy, cloud_inventory, environments
+from recstack import cloud, cloud_deploy, cloud_inventory, environments, secrets
 from recstack.cli import app
 from recstack.runner import PlaybookResult
 from recstack_contract.secrets import REDIS_PASSWORD
@@ -81,6 +81,8 @@ def test_up_refreshes_then_updates_with_the_policy_pack_then_runs_the_site_playb
     # trainer's and Triton's credentials from it), next to the state directory.
     extravars = {"recstack_state_dir": str(staging.state_dir), REDIS_PASSWORD.variable: "s3cret-pw"}
     assert runs == [("staging", "site.yml", extravars)]
+    # Kept for the tools (status, recommend, smoke), in the environment's private file.
+    assert secrets.redis_password(staging) == "s3cret-pw"
     document = stack_outputs["staging"]["inventory"]
     # The stack's variables are the inventory's group_vars, unchanged.
     group_vars = yaml.safe_load((staging.inventory / "group_vars" / "all.yml").read_text())

@@ -36,6 +36,7 @@ def test_the_structure_round_trips_through_the_environment(tmp_path: Path) -> No
     ("raw", "message"),
     [
         ({"hosts": []}, "hosts must be a non-empty list"),
+        ({"hosts": 5}, "hosts must be a non-empty list"),
         ({"port": "6379x"}, "port must be an integer"),
         ({"cluster": "yes"}, "cluster must be true or false"),
         ({"tls": 1}, "tls must be true or false"),
@@ -47,9 +48,12 @@ def test_a_malformed_structure_is_refused_by_field(raw: dict, message: str) -> N
         RedisConnection.from_mapping(raw)
 
 
-def test_a_malformed_environment_is_refused_by_name() -> None:
+def test_a_malformed_environment_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="RECSTACK_REDIS_TLS must be true or false"):
         from_environment({"RECSTACK_REDIS_TLS": "1"})
+    missing = tmp_path / "absent"
+    with pytest.raises(ValueError, match=f"RECSTACK_REDIS_PASSWORD_FILE names {missing}"):
+        from_environment({"RECSTACK_REDIS_PASSWORD_FILE": str(missing)})
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,10 @@ def test_rendered_definitions_load_in_feast(feast_vars: dict, tmp_path: Path) ->
         loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined
     )
     source = env.get_template("features.py.j2").render(
-        ansible_managed="test", feature_store_data_dir=str(tmp_path), **feast_vars
+        ansible_managed="test",
+        feature_store_data_dir=str(tmp_path),
+        recstack_contract=recstack_contract.variables(),
+        **feast_vars,
     )
     module_path = tmp_path / "features.py"
     module_path.write_text(source)

@@ -72,12 +72,15 @@ def _scram() -> KafkaEndpoint:
 # --- the endpoint ----------------------------------------------------------------------
 
 
-def test_the_stacks_msk_endpoints_parse() -> None:
-    # The shape stacks/program.py `_kafka()` exports as recstack_kafka.
-    raw = {"bootstrap": MSK_BOOTSTRAP, "auth": "iam", "tls": True, "region": REGION}
-    assert parse_endpoint({**raw, "credentials_secret": ""}) == _iam()
-    scram = parse_endpoint({**raw, "auth": "scram", "credentials_secret": SECRET_ARN})
-    assert scram == _scram()
+@pytest.mark.parametrize(("stack", "auth"), [("staging", "scram"), ("prod", "iam")])
+def test_what_the_stacks_export_parses(stack_outputs: dict, stack: str, auth: str) -> None:
+    raw = stack_outputs[stack]["inventory"]["variables"]["recstack_kafka"]
+    endpoint = parse_endpoint(raw)
+    assert (endpoint.auth, endpoint.tls, endpoint.region) == (auth, True, "us-east-1")
+    assert bool(endpoint.credentials_secret) == (auth == "scram")
+    secret = json.dumps({"username": "recstack", "password": "p"})
+    config = client_config(endpoint, session=_static_session(), fetch_secret=lambda _: secret)
+    assert config["security.protocol"] == "SASL_SSL"
 
 
 def test_an_endpoint_without_auth_is_the_plaintext_local_broker() -> None:

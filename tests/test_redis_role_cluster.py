@@ -140,7 +140,7 @@ class TlsCluster:
 def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsCluster]:
     tmp = tmp_path_factory.mktemp("tls-cluster")
     ca = make_ca(tmp, "test-ca")
-    cert, key = ca.issue(tmp, "nodes", list(ADDRESSES.values()))
+    cert, key = ca.issue("nodes", list(ADDRESSES.values()))
     addresses = list(ADDRESSES.values())
     port = free_port(addresses)
     bus = free_port(addresses)

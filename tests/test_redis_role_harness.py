@@ -5,8 +5,6 @@ redis-server processes from the role's rendered configuration."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import os
 import socket
@@ -20,10 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from recstack.rehearsal import tls
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLE = ROOT / "roles" / "redis"
@@ -62,93 +58,21 @@ def free_port(hosts: Sequence[str] = ("127.0.0.1",)) -> int:
 
 @dataclass(frozen=True)
 class Ca:
-    cert_file: Path
-    certificate: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
+    """A throwaway CA, made by the same code as the rehearsal's (recstack/rehearsal/tls.py)."""
 
-    def issue(self, directory: Path, name: str, addresses: Sequence[str]) -> tuple[Path, Path]:
+    directory: Path
+    cert_file: Path
+
+    def issue(self, name: str, addresses: Sequence[str]) -> tuple[Path, Path]:
         """A node certificate (server and client use, as the cluster bus needs) for these
         IP addresses, and its key (mode 0600): (certificate file, key file)."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        certificate = (
-            _builder(name, self.certificate.subject, key)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
-                critical=False,
-            )
-            .sign(self.key, hashes.SHA256())
-        )
-        cert_file = directory / f"{name}.crt"
-        cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        return cert_file, _write_key(directory / f"{name}.key", key)
+        files = tls.ensure_server(self.directory, name, addresses)
+        return files.certificate, files.key
 
 
 def make_ca(directory: Path, name: str) -> Ca:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    certificate = (
-        _builder(name, subject, key)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_file = directory / f"{name}.crt"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return Ca(cert_file, certificate, key)
-
-
-def _builder(
-    name: str, issuer: x509.Name, key: ec.EllipticCurvePrivateKey
-) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-    )
-
-
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> Path:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    path.chmod(0o600)
-    return path
+    home = directory / name
+    return Ca(home, tls.ensure_authority(home))
 
 
 # --- ansible-playbook --------------------------------------------------------------

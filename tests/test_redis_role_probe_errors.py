@@ -44,7 +44,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("probe-nodes")
     ca = make_ca(tmp, "test-ca")
     other = make_ca(tmp, "other-ca")
-    cert, key = ca.issue(tmp, "node", ["127.0.0.1"])
+    cert, key = ca.issue("node", ["127.0.0.1"])
     tls = {
         "redis_tls_enabled": True,
         "redis_tls_cert_file": str(cert),

@@ -33,14 +33,14 @@ from recstack_contract.ports import PORTS
 def _tls_inputs(tmp_path: Path) -> tuple[dict[str, object], Path]:
     """TLS inputs with a fresh CA and node certificate for 127.0.0.1, and a second CA."""
     ca = make_ca(tmp_path, "test-ca")
-    make_ca(tmp_path, "other-ca")
-    cert, key = ca.issue(tmp_path, "node", ["127.0.0.1"])
+    other = make_ca(tmp_path, "other-ca")
+    cert, key = ca.issue("node", ["127.0.0.1"])
     return {
         "redis_tls_enabled": True,
         "redis_tls_cert_file": str(cert),
         "redis_tls_key_file": str(key),
         "redis_tls_ca_file": str(ca.cert_file),
-    }, tmp_path / "other-ca.crt"
+    }, other.cert_file
 
 
 def _lines(config: str) -> list[str]:

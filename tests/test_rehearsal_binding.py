@@ -24,7 +24,13 @@ from recstack_contract.ports import PORTS
 CONNECTION = {"ansible_connection": "ssh"}
 REPOSITORY = Path("/srv/recstack/rehearsal-x/model_repository")
 # What the binding may change, and nothing else.
-SUBSTITUTED = {"recstack_redis", "recstack_kafka", "recstack_triton_hosts"}
+SUBSTITUTED = {
+    "recstack_environment",
+    "recstack_redis",
+    "recstack_kafka",
+    "recstack_triton_hosts",
+    "recstack_serving_gpu",
+}
 
 
 def _addresses(group: str) -> list[str]:
@@ -34,7 +40,7 @@ def _addresses(group: str) -> list[str]:
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_every_other_variable_is_the_stacks_own(stack_outputs: dict, stack: str) -> None:
     document = stack_outputs[stack]["inventory"]
-    binding = bind(document, CONNECTION, REPOSITORY)
+    binding = bind(document, "rehearsal-x", CONNECTION, REPOSITORY)
     variables = dict(binding.variables)
     assert variables.pop("triton_model_repository") == str(REPOSITORY)
     assert variables.pop("data_volume_by_id_dir") == str(VOLUME_LINKS)
@@ -44,6 +50,9 @@ def test_every_other_variable_is_the_stacks_own(stack_outputs: dict, stack: str)
             assert variables[name] == value, name
     cloud_inventory.check_variables(binding.variables)
     bound = binding.variables
+    assert bound["recstack_environment"] == "rehearsal-x"
+    assert document["variables"]["recstack_serving_gpu"] is True
+    assert bound["recstack_serving_gpu"] is False  # testbed hosts get the CPU build
     assert bound["recstack_triton_hosts"] == _addresses("triton")
     assert bound["recstack_kafka"] == {
         "bootstrap": f"{_addresses('kafka')[0]}:{PORTS.kafka}",
@@ -60,7 +69,7 @@ def test_every_other_variable_is_the_stacks_own(stack_outputs: dict, stack: str)
 
 def test_a_self_hosted_cluster_moves_onto_the_redis_hosts(stack_outputs: dict) -> None:
     document = stack_outputs["staging"]["inventory"]
-    binding = bind(document, CONNECTION, REPOSITORY)
+    binding = bind(document, "rehearsal-x", CONNECTION, REPOSITORY)
     redis = binding.variables["recstack_redis"]
     stack_redis = document["variables"]["recstack_redis"]
     assert redis["hosts"] == _addresses("redis")
@@ -79,7 +88,7 @@ def test_managed_redis_gets_a_tls_stand_in_with_the_same_client_path(
     stack_outputs: dict,
 ) -> None:
     document = stack_outputs["prod"]["inventory"]
-    binding = bind(document, CONNECTION, REPOSITORY)
+    binding = bind(document, "rehearsal-x", CONNECTION, REPOSITORY)
     redis = binding.variables["recstack_redis"]
     assert (redis["tls"], redis["cluster"], redis["user"]) == (True, True, "")
     assert redis["hosts"] == _addresses("redis")
@@ -95,4 +104,4 @@ def test_a_stack_larger_than_the_testbed_is_refused(stack_outputs: dict) -> None
     trainers = document["groups"]["trainer"]["hosts"]
     trainers.append({**trainers[0], "instance_id": "i-2", "private_ip": "10.60.0.99"})
     with pytest.raises(BindingError, match="2 trainer hosts, the testbed 1"):
-        bind(document, CONNECTION, REPOSITORY)
+        bind(document, "rehearsal-x", CONNECTION, REPOSITORY)

@@ -64,10 +64,10 @@ def test_tools_prefer_the_process_environment(state: Path, monkeypatch: pytest.M
     assert secrets.redis_password(env) == ""
 
 
-def test_a_file_keyed_by_variable_keeps_its_values(state: Path) -> None:
+def test_a_stored_value_is_kept_and_the_file_stays_private(state: Path) -> None:
     env = environments.get("testbed")
     env.secrets_file.parent.mkdir(parents=True)
-    env.secrets_file.write_text(json.dumps({"recstack_redis_password": "old-pw"}))
+    env.secrets_file.write_text(json.dumps({"redis_password": "old-pw"}))
     env.secrets_file.chmod(0o644)
     assert secrets.redis_password(env) == "old-pw"
     assert secrets.ensure(env, REDIS_PASSWORD) == "old-pw"
@@ -77,6 +77,10 @@ def test_a_file_keyed_by_variable_keeps_its_values(state: Path) -> None:
         "triton_admin_token": token,
     }
     assert stat.S_IMODE(env.secrets_file.stat().st_mode) == 0o600
+    # A cloud stack's password replaces what was there; the tools read it afterwards.
+    secrets.store(env, REDIS_PASSWORD, "stack-pw")
+    assert secrets.redis_password(env) == "stack-pw"
+    assert secrets.triton_admin_token(env) == token
 
 
 def test_up_generates_the_admin_token_before_the_first_playbook(

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 import recstack_contract
+from recstack_contract.features import FEAST_PROJECT
 
 from .. import schema
 from ..artifacts import Artifacts, load_latest
@@ -122,9 +123,9 @@ def serving_spec(cfg: PipelineConfig, version: str) -> ServingSpec:
     return ServingSpec(
         model_version=version,
         key_prefix=cfg.serving.key_prefix,
-        feast_project=cfg.serving.feast_project,
+        feast_project=FEAST_PROJECT,
         user_view=schema.USER_FEATURE_VIEW,
-        user_join_key="user_id",
+        user_join_key=schema.USER_KEY,
         user_features=schema.USER_ONLINE_FEATURES,
         user_dense_features=(schema.USER_DENSE,),
         retrieval_candidates=cfg.serving.retrieval_candidates,
@@ -135,9 +136,9 @@ def serving_spec(cfg: PipelineConfig, version: str) -> ServingSpec:
 
 
 def build_catalog(item_features: pd.DataFrame) -> Catalog:
-    table = item_features.sort_values("item_id")
+    table = item_features.sort_values(schema.ITEM_KEY)
     return Catalog(
-        item_ids=table["item_id"].to_numpy(np.int64),
+        item_ids=table[schema.ITEM_KEY].to_numpy(np.int64),
         sparse=table[list(schema.ITEM_SPARSE)].to_numpy(np.int64),
         dense=table[[schema.ITEM_DENSE]].to_numpy(np.float32),
         category=table["item_category"].to_numpy(np.int64),

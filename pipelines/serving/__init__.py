@@ -2,6 +2,7 @@
 
 Everything here runs inside Triton's Python backend (NumPy 1.26, redis, faiss,
 onnxruntime, mmh3 — no pandas, no Feast, no PyTorch) and in the batch step, so it imports
-only those and uses relative imports: the export step copies this package into every
-model of the repository, which then carries exactly the code it was exported with.
+only those, its own modules (relatively) and recstack_contract (standard library only):
+the export step copies this package and the contract into every model of the
+repository, which then carries exactly the code it was exported with.
 """

@@ -1,8 +1,8 @@
 """The Redis client every recstack process uses, from the contract's connection structure.
 
-Processes get the structure (hosts, port, cluster, tls, ca_file, user) as JSON in
-RECSTACK_REDIS and the password as RECSTACK_REDIS_PASSWORD (or a 0600 file named by
-RECSTACK_REDIS_PASSWORD_FILE); recstack_contract/redis.py defines both. Two serving knobs
+Processes get the structure (hosts, port, cluster, tls, ca_file, user) as
+RECSTACK_REDIS_<FIELD> and the password as RECSTACK_REDIS_PASSWORD (or a 0600 file named
+by RECSTACK_REDIS_PASSWORD_FILE); recstack_contract/redis.py defines both. Two serving knobs
 stay local: RECSTACK_REDIS_TIMEOUT_S (1.0) and RECSTACK_REDIS_RETRIES (1).
 The environment, not a file in the model repository, carries them: the password never
 lands in an artifact, and one repository serves every environment.

@@ -36,6 +36,7 @@ def prepare(environment: environments.Environment) -> Binding:
     document = stack_outputs(stack)["inventory"]
     binding = bind(
         document,
+        environment.name,
         testbed_inventory.connection_variables(),
         SHARED_DIR / environment.name / "model_repository",
     )
@@ -82,7 +83,7 @@ def _with_certificates(
     hosts["all"]["vars"]["rehearsal_ca_file"] = str(CA_FILE)
     servers = hosts["all"]["children"][STAND_IN_REDIS]["hosts"]
     for name, address in binding.redis_stand_ins:
-        files = tls.ensure_server(directory, name, address)
+        files = tls.ensure_server(directory, name, [address])
         servers[name]["rehearsal_certificate_source"] = str(files.certificate)
         servers[name]["rehearsal_key_source"] = str(files.key)
     return hosts

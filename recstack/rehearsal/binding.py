@@ -7,7 +7,10 @@ the whole binding, and each is written here:
 - hosts: instance ids and private addresses become testbed hosts and their addresses
   (stack trainers → trainer hosts, stack Redis nodes → redis hosts, the serving auto
   scaling group → every triton host), reached over SSH in place of SSM;
-- Triton's load balancer (`recstack_triton_hosts`) → the triton hosts themselves;
+- Triton's load balancer (`recstack_triton_hosts`) → the triton hosts themselves, which
+  have no GPU (`recstack_serving_gpu` false: they get the CPU build);
+- `recstack_environment` → the rehearsal's own name, so that nothing it records lands
+  in the real stack's state directory;
 - managed Redis (ElastiCache, Redis Cloud): a stand-in with the same client path — TLS
   with verification and the AUTH token of the default user, a cluster when the stack
   says cluster — on the redis hosts; its addresses replace the service's, and `ca_file`
@@ -55,9 +58,15 @@ class Binding:
     redis_stand_ins: tuple[tuple[str, str], ...]
 
 
-def bind(document: dict[str, Any], connection: dict[str, Any], model_repository: Path) -> Binding:
-    """The rehearsal inventory for `document`; `connection` are the SSH variables and
-    `model_repository` the shared directory standing in for the models bucket."""
+def bind(
+    document: dict[str, Any],
+    environment: str,
+    connection: dict[str, Any],
+    model_repository: Path,
+) -> Binding:
+    """The rehearsal inventory `environment` for `document`; `connection` are the SSH
+    variables and `model_repository` the shared directory standing in for the models
+    bucket."""
     testbed = plan.by_group()
     address_of: dict[str, str] = {}
     children: dict[str, Any] = {}
@@ -97,6 +106,8 @@ def bind(document: dict[str, Any], connection: dict[str, Any], model_repository:
         "credentials_secret": "",
     }
     variables["recstack_triton_hosts"] = [str(h.address) for h in testbed["triton"]]
+    variables["recstack_serving_gpu"] = False
+    variables["recstack_environment"] = environment
     variables["triton_model_repository"] = str(model_repository)
     variables["data_volume_by_id_dir"] = str(VOLUME_LINKS)
     hosts = {"all": {"vars": connection, "children": children}}

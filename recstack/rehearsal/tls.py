@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-# Long enough to outlive any rehearsal; the files are regenerated with the environment.
+# Long enough to outlive any rehearsal; files closer than MARGIN to their end are made
+# anew (a new CA takes its servers' certificates with it).
 VALIDITY = datetime.timedelta(days=30)
+MARGIN = datetime.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -32,9 +35,11 @@ class ServerFiles:
 def ensure_authority(directory: Path) -> Path:
     """The CA certificate (ca.pem) in `directory`, made on first use."""
     certificate, key = directory / "ca.pem", directory / "ca-key.pem"
-    if certificate.exists() and key.exists():
+    if _current(certificate) and key.exists():
         return certificate
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for old in directory.glob("*.pem"):
+        old.unlink()
     private = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "recstack rehearsal CA")])
     now = datetime.datetime.now(datetime.UTC)
@@ -68,10 +73,10 @@ def ensure_authority(directory: Path) -> Path:
     return certificate
 
 
-def ensure_server(directory: Path, name: str, address: str) -> ServerFiles:
-    """A server certificate for `address`, signed by the CA in `directory`."""
+def ensure_server(directory: Path, name: str, addresses: Sequence[str]) -> ServerFiles:
+    """A server certificate for `addresses` (IPs), signed by the CA in `directory`."""
     files = ServerFiles(directory / f"{name}.pem", directory / f"{name}-key.pem")
-    if files.certificate.exists() and files.key.exists():
+    if _current(files.certificate) and files.key.exists():
         return files
     ca_cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
     ca_key = serialization.load_pem_private_key((directory / "ca-key.pem").read_bytes(), None)
@@ -79,14 +84,16 @@ def ensure_server(directory: Path, name: str, address: str) -> ServerFiles:
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, addresses[0])]))
         .issuer_name(ca_cert.subject)
         .public_key(private.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + VALIDITY)
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]),
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -102,6 +109,14 @@ def ensure_server(directory: Path, name: str, address: str) -> ServerFiles:
     _write_key(files.key, private)
     files.certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return files
+
+
+def _current(path: Path) -> bool:
+    """The certificate exists and stays valid for longer than MARGIN."""
+    if not path.exists():
+        return False
+    certificate = x509.load_pem_x509_certificate(path.read_bytes())
+    return certificate.not_valid_after_utc - datetime.datetime.now(datetime.UTC) > MARGIN
 
 
 def _write_key(path: Path, private: ec.EllipticCurvePrivateKey) -> None:

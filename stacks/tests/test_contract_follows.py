@@ -101,9 +101,8 @@ def test_the_load_balancer_forwards_and_checks_the_contracts_triton_ports(
 
 
 def test_the_inventory_reports_the_contracts_ports(declared: dict) -> None:
-    for stack, msk in (("staging", "msk_scram"), ("prod", "msk_iam")):
+    for stack in ("staging", "prod"):
+        # (MSK's bootstrap list comes from AWS, here from the mocks: no port to follow.)
         variables = declared[stack]["variables"]
         assert variables["recstack_redis"]["port"] == CHANGED["redis"]
-        brokers = variables["recstack_kafka"]["bootstrap"].split(",")
-        assert brokers and all(b.endswith(f":{CHANGED[msk]}") for b in brokers)
     assert declared["prod"]["elasticache"] == [CHANGED["redis"]]

@@ -454,6 +454,7 @@ def test_inventory_document_shape(redis_mode: str, kafka_auth: str) -> None:
     assert variables["recstack_environment"] == "staging"
     assert variables["recstack_redis_mode"] == redis_mode
     assert variables["recstack_triton_hosts"] == ["recstack-staging-triton.elb.mock"]
+    assert variables["recstack_serving_gpu"] is True
     # One connection structure for every mode, as the contract defines it.
     connection = RedisConnection.from_mapping(variables["recstack_redis"])
     expected = {
