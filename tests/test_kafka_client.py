@@ -18,7 +18,6 @@ import pytest
 from confluent_kafka import Producer
 
 from pipelines.streaming.kafka_client import (
-    ENVIRONMENT_PREFIX,
     KafkaEndpoint,
     KafkaEndpointError,
     client_config,
@@ -26,7 +25,7 @@ from pipelines.streaming.kafka_client import (
     parse_endpoint,
 )
 from recstack import health
-from recstack_contract.kafka import PROBES
+from recstack_contract.kafka import ENVIRONMENT_PREFIX, PROBES
 
 REGION = "us-east-1"
 ACCESS_KEY = "AKIDRECSTACKTEST0001"

@@ -60,9 +60,7 @@ def _with_volumes(environment: environments.Environment, hosts: dict) -> dict:
         for host in (group.get("hosts") or {}).values()
         if "data_volume_id" in host
     ]
-    devices = volumes.attach(
-        environment.state_dir / "volumes", [host["data_volume_id"] for host in members]
-    )
+    devices = volumes.attach(environment, [host["data_volume_id"] for host in members])
     for host in members:
         host["rehearsal_volume_device"] = devices[host["data_volume_id"]]
     return hosts

@@ -12,15 +12,19 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from recstack import PROJECT_ROOT
+from recstack import environments
 
 # Enough for the rehearsal's data; sparse, so only what is written takes space.
 SIZE_BYTES = 2 * 1024**3
-STATE = PROJECT_ROOT / ".recstack"
 
 
-def attach(directory: Path, volume_ids: list[str]) -> dict[str, str]:
-    """volume id -> the loop device backed by <directory>/<volume id>.img."""
+def _directory(environment: environments.Environment) -> Path:
+    return environment.state_dir / "volumes"
+
+
+def attach(environment: environments.Environment, volume_ids: list[str]) -> dict[str, str]:
+    """volume id -> the loop device backed by the rehearsal's <volume id>.img."""
+    directory = _directory(environment)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     devices = {}
     for volume_id in volume_ids:
@@ -37,7 +41,8 @@ def release() -> list[str]:
     as the hosts that used them are gone; the devices it detached. A device still mounted
     somewhere is freed when that mount goes."""
     detached = []
-    for image in sorted(STATE.glob("rehearsal-*/volumes/*.img")):
+    rehearsals = [environments.rehearsal(stack) for stack in environments.cloud_stacks()]
+    for image in sorted(i for env in rehearsals for i in _directory(env).glob("*.img")):
         device = _device_of(image)
         if device:
             _losetup("--detach", device)
