@@ -143,5 +143,5 @@ _HOST_KEYS = ("instance_id", "private_ip", "availability_zone")
 
 def _host_name(group: str, host: dict[str, Any]) -> str:
     """A readable, stable inventory name: group, then shard and role, else the id."""
-    labels = [host[k] for k in ("shard", "role") if k in host]
+    labels = [str(host[k]) for k in ("redis_shard", "redis_shard_role") if k in host]
     return "-".join([group, *labels]) if labels else f"{group}-{host['instance_id']}"

@@ -89,7 +89,7 @@ class HostPool:
         )
 
 
-def describe(instance: aws.ec2.Instance, **labels: str) -> pulumi.Output[dict]:
+def describe(instance: aws.ec2.Instance, **labels: str | int) -> pulumi.Output[dict]:
     """What the inventory needs to reach a host through SSM and to place it, and the id
     of its data volume, by which the data_volume role finds that volume's disk."""
     return pulumi.Output.all(

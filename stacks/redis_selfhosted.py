@@ -34,13 +34,14 @@ class SelfHostedRedis(pulumi.ComponentResource):
         nodes = []
         for shard in range(args.shards):
             for copy in range(1 + args.replicas_per_shard):
-                labels = {"shard": str(shard), "role": "master" if copy == 0 else "replica"}
+                role = "master" if copy == 0 else "replica"
                 instance = args.pool.host(
                     f"{name}-{shard}-{copy}",
                     placement(shard, copy),
                     self,
-                    {f"recstack:{k}": v for k, v in labels.items()},
+                    {"recstack:shard": str(shard), "recstack:role": role},
                 )
-                nodes.append(describe(instance, **labels))
+                # The redis role forms the cluster in this layout (its host variables).
+                nodes.append(describe(instance, redis_shard=shard, redis_shard_role=role))
         self.nodes = pulumi.Output.all(*nodes)
         self.register_outputs({"nodes": self.nodes})

@@ -93,8 +93,8 @@ def test_up_refreshes_then_updates_with_the_policy_pack_then_runs_the_site_playb
     stack_redis = document["groups"]["redis"]["hosts"]
     written_redis = hosts["children"]["redis"]["hosts"]
     assert len(written_redis) == len(stack_redis) == 6
-    replica = next(h for h in stack_redis if h["role"] == "replica")
-    assert written_redis[f"redis-{replica['shard']}-replica"] == {
+    replica = next(h for h in stack_redis if h["redis_shard_role"] == "replica")
+    assert written_redis[f"redis-{replica['redis_shard']}-replica"] == {
         "ansible_host": replica["instance_id"],
         "recstack_bind_address": replica["private_ip"],
         "availability_zone": replica["availability_zone"],

@@ -3,8 +3,10 @@ operators' edits to the blocklist and fresh interactions take effect immediately
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from tritonclient.utils import InferenceServerException
 from pipelines.serving import keys
 from recstack import client
 from recstack.endpoints import Endpoints
+from recstack_contract.secrets import REDIS_PASSWORD
 
 pytestmark = pytest.mark.deployed
 
@@ -138,3 +141,17 @@ def test_an_unreachable_redis_gives_a_labelled_degraded_answer(
                 time.sleep(0.2)
     (again,) = client.recommend(local.grpc_url(), [user])
     assert not again.degraded and not again.fallback
+
+
+def test_the_servers_environment_names_the_password_file_not_the_password() -> None:
+    """The service manager shows a program's environment to local users: the stages
+    get their Redis password from a file only the server's user reads."""
+    (pid,) = subprocess.run(
+        ["pgrep", "-x", "tritonserver"], check=True, capture_output=True, text=True
+    ).stdout.split()
+    entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    environment = dict(e.decode().split("=", 1) for e in entries if b"=" in e)
+    assert REDIS_PASSWORD.environment not in environment
+    secret = Path(environment[REDIS_PASSWORD.environment_file]).stat()
+    assert stat.S_IMODE(secret.st_mode) == 0o600
+    assert secret.st_uid == Path(f"/proc/{pid}").stat().st_uid != 0

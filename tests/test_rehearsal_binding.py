@@ -78,8 +78,10 @@ def test_a_self_hosted_cluster_moves_onto_the_redis_hosts(stack_outputs: dict) -
     }
     hosts = binding.hosts["all"]["children"]["redis"]["hosts"]
     assert [h["ansible_host"] for h in hosts.values()] == _addresses("redis")
-    # The stack's own labels (AZ, shard, role) stay with each host.
-    assert all({"availability_zone", "shard", "role"} <= set(h) for h in hosts.values())
+    # The stack's own labels (AZ, and the layout the redis role forms) stay with each host.
+    assert all(
+        {"availability_zone", "redis_shard", "redis_shard_role"} <= set(h) for h in hosts.values()
+    )
     assert not binding.redis_stand_ins
     assert STAND_IN_REDIS not in binding.hosts["all"]["children"]
 
