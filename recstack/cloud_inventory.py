@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from pipelines.streaming.kafka_client import KafkaEndpointError, parse_endpoint
+from recstack_contract.kafka import KafkaEndpoint, KafkaEndpointError
 from recstack_contract.redis import FIELDS as REDIS_FIELDS
 from recstack_contract.redis import MODES, RedisConnection
 
@@ -77,7 +77,7 @@ def check_variables(variables: dict[str, Any]) -> None:
     except (TypeError, ValueError) as error:
         raise InventoryError(f"recstack_redis: {error}") from None
     try:
-        parse_endpoint(variables["recstack_kafka"])
+        KafkaEndpoint.from_mapping(variables["recstack_kafka"])
     except KafkaEndpointError as error:
         raise InventoryError(f"recstack_kafka: {error}") from None
     hosts = variables["recstack_triton_hosts"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.serving import redis_client
-from pipelines.streaming.kafka_client import KafkaEndpoint, parse_endpoint
+from recstack_contract.kafka import KafkaEndpoint
 from recstack_contract.redis import RedisConnection
 
 from .environments import Environment
@@ -47,7 +47,7 @@ class Endpoints:
             feast_repo=raw["feast_repo"],
             redis_mode=raw["redis_mode"],
             redis=RedisConnection.from_mapping(raw["redis"]),
-            kafka=parse_endpoint(raw["kafka"]),
+            kafka=KafkaEndpoint.from_mapping(raw["kafka"]),
             kafka_topics=tuple(raw["kafka_topics"]),
             triton_hosts=tuple(raw["triton"]["hosts"]),
             triton_http_port=raw["triton"]["http_port"],

@@ -14,7 +14,8 @@ from confluent_kafka.admin import AdminClient
 from tritonclient.utils import InferenceServerException
 
 from pipelines.serving import keys
-from pipelines.streaming.kafka_client import KafkaEndpoint, client_config
+from pipelines.streaming.kafka_client import client_config
+from recstack_contract.kafka import KafkaEndpoint
 from recstack_contract.secrets import TRITON_ADMIN_TOKEN
 
 from .client import admin_headers

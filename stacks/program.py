@@ -16,6 +16,7 @@ from iam import IamArgs, InstanceRoles
 from inventory import inventory_document
 from kafka_msk import Msk, MskArgs
 from network import Network, NetworkArgs
+from recstack_contract.kafka import KafkaEndpoint
 from recstack_contract.ports import PORTS
 from recstack_contract.redis import ACL_USER, RedisConnection
 from redis_cloud import RedisCloud, RedisCloudArgs
@@ -252,7 +253,7 @@ def _kafka(
     storage: Storage,
     cluster_name: str,
 ) -> pulumi.Output[dict[str, Any]]:
-    """MSK, and how every Kafka client reaches it (pipelines/streaming/kafka_client.py):
+    """MSK, and how every Kafka client reaches it (the contract's KafkaEndpoint):
     bootstrap, auth, tls, region, and the SCRAM secret's ARN."""
     kafka = config.kafka
     msk = Msk(
@@ -272,11 +273,11 @@ def _kafka(
         ),
     )
     return pulumi.Output.all(msk.bootstrap, msk.credentials_secret).apply(
-        lambda values: {
-            "bootstrap": values[0],
-            "auth": kafka.auth,
-            "tls": True,
-            "region": config.region,
-            "credentials_secret": values[1] or "",
-        }
+        lambda values: KafkaEndpoint(
+            values[0],
+            auth=kafka.auth,
+            tls=True,
+            region=config.region,
+            credentials_secret=values[1] or "",
+        ).as_mapping()
     )

@@ -17,15 +17,15 @@ import botocore.session
 import pytest
 from confluent_kafka import Producer
 
-from pipelines.streaming.kafka_client import (
+from pipelines.streaming.kafka_client import client_config
+from recstack import health
+from recstack_contract.kafka import (
+    ENVIRONMENT_PREFIX,
+    PROBES,
     KafkaEndpoint,
     KafkaEndpointError,
-    client_config,
     from_environment,
-    parse_endpoint,
 )
-from recstack import health
-from recstack_contract.kafka import ENVIRONMENT_PREFIX, PROBES
 
 REGION = "us-east-1"
 ACCESS_KEY = "AKIDRECSTACKTEST0001"
@@ -74,7 +74,7 @@ def _scram() -> KafkaEndpoint:
 @pytest.mark.parametrize(("stack", "auth"), [("staging", "scram"), ("prod", "iam")])
 def test_what_the_stacks_export_parses(stack_outputs: dict, stack: str, auth: str) -> None:
     raw = stack_outputs[stack]["inventory"]["variables"]["recstack_kafka"]
-    endpoint = parse_endpoint(raw)
+    endpoint = KafkaEndpoint.from_mapping(raw)
     assert (endpoint.auth, endpoint.tls, endpoint.region) == (auth, True, "us-east-1")
     assert bool(endpoint.credentials_secret) == (auth == "scram")
     secret = json.dumps({"username": "recstack", "password": "p"})
@@ -83,7 +83,9 @@ def test_what_the_stacks_export_parses(stack_outputs: dict, stack: str, auth: st
 
 
 def test_an_endpoint_without_auth_is_the_plaintext_local_broker() -> None:
-    assert parse_endpoint({"bootstrap": "10.0.1.5:9092"}) == KafkaEndpoint("10.0.1.5:9092")
+    assert KafkaEndpoint.from_mapping({"bootstrap": "10.0.1.5:9092"}) == KafkaEndpoint(
+        "10.0.1.5:9092"
+    )
     assert KafkaEndpoint("10.0.1.5:9092").auth == "none"
 
 
@@ -117,7 +119,7 @@ def test_an_unusable_endpoint_is_refused_naming_the_field_and_the_fix(
     raw: dict[str, Any], names: tuple[str, ...]
 ) -> None:
     with pytest.raises(KafkaEndpointError) as error:
-        parse_endpoint(raw)
+        KafkaEndpoint.from_mapping(raw)
     for name in names:
         assert name in str(error.value)
 

@@ -9,6 +9,7 @@ its own shard. The layout's rules are checked on the filter itself.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import redis
 from ansible.errors import AnsibleFilterError
 from test_redis_role_harness import (
     PASSWORD,
+    ROOT,
     Nodes,
     free_port,
     needs_redis_server,
@@ -29,8 +31,19 @@ from test_redis_role_harness import (
     write_config,
 )
 
-from plugins.filter.redis_cluster_layout import redis_cluster_layout
 
+def _load_filter() -> Any:
+    """The filter plugin's module, loaded from its file as Ansible loads it (plugins/ is
+    no Python package)."""
+    path = ROOT / "plugins" / "filter" / "redis_cluster_layout.py"
+    spec = importlib.util.spec_from_file_location("redis_cluster_layout", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+redis_cluster_layout = _load_filter().redis_cluster_layout
 ADDRESSES = {f"node{i}": f"127.0.0.{i + 1}" for i in range(1, 7)}
 # Shard 0's replica is the last node, shard 2's the first replica host: not the order
 # redis-cli --cluster-replicas would pair them in.

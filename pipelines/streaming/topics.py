@@ -15,9 +15,9 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from recstack_contract.kafka import TOPICS, Topic
+from recstack_contract.kafka import TOPICS, KafkaEndpoint, Topic, from_environment
 
-from .kafka_client import KafkaEndpoint, client_config, from_environment
+from .kafka_client import client_config
 
 TIMEOUT_S = 30.0
 

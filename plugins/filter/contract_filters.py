@@ -12,7 +12,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from pipelines.streaming.kafka_client import KafkaEndpointError, parse_endpoint
+from recstack_contract.kafka import KafkaEndpoint, KafkaEndpointError
 from recstack_contract.redis import RedisConnection
 
 
@@ -25,7 +25,7 @@ def redis_environment(connection: dict[str, Any]) -> dict[str, str]:
 
 def kafka_environment(endpoint: dict[str, Any]) -> dict[str, str]:
     try:
-        return parse_endpoint(endpoint).environment()
+        return KafkaEndpoint.from_mapping(endpoint).environment()
     except KafkaEndpointError as error:
         raise AnsibleFilterError(f"recstack_kafka: {error}") from None
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from recstack import cloud_inventory
 from recstack.testbed import plan
+from recstack_contract.kafka import KafkaEndpoint
 from recstack_contract.ports import PORTS
 
 # Where hosts and the controller find the stand-in CA (the same path on both).
@@ -98,13 +99,8 @@ def bind(
         children[STAND_IN_REDIS] = {"hosts": {h.name: _at(h) for h in servers}}
     (broker,) = testbed["kafka"]
     children[STAND_IN_BROKER] = {"hosts": {broker.name: _at(broker)}}
-    variables["recstack_kafka"] = {
-        "bootstrap": f"{broker.address}:{PORTS.kafka}",
-        "auth": "none",
-        "tls": False,
-        "region": "",
-        "credentials_secret": "",
-    }
+    # The stand-in broker takes PLAINTEXT: the endpoint's defaults.
+    variables["recstack_kafka"] = KafkaEndpoint(f"{broker.address}:{PORTS.kafka}").as_mapping()
     variables["recstack_triton_hosts"] = [str(h.address) for h in testbed["triton"]]
     variables["recstack_serving_gpu"] = False
     variables["recstack_environment"] = environment
