@@ -1,12 +1,15 @@
 """In cluster mode: the cluster is whole, every slot is served, and every master has a
-replica on another host (so losing a host loses no data)."""
+replica on another host (so losing a host loses no data) and, where the hosts are placed
+in availability zones, in another zone."""
 
 from __future__ import annotations
 
 import pytest
+import testinfra
 
 from recstack import health
 from recstack.endpoints import Endpoints
+from recstack.environments import Environment
 
 SLOTS = 16384
 
@@ -62,3 +65,31 @@ def test_every_master_has_a_replica_on_another_host(nodes: list[dict]) -> None:
         assert all(r["link"] == "connected" for r in replicas), (
             f"redis cluster: replica link down: {replicas}"
         )
+
+
+def test_every_replica_sits_in_another_zone_than_its_master(
+    nodes: list[dict], environment: Environment
+) -> None:
+    """Where the inventory places the Redis hosts in availability zones (a cloud stack),
+    a zone's loss must leave every shard a copy: with as many zones as copies of a shard,
+    no replica shares its master's zone. A failover swaps a pair's roles, not its zones."""
+    hosts = testinfra.get_hosts(["ansible://redis"], ansible_inventory=str(environment.inventory))
+    zone_of = {
+        v["recstack_bind_address"]: v["availability_zone"]
+        for v in (h.ansible.get_variables() for h in hosts)
+        if "availability_zone" in v
+    }
+    if not zone_of:
+        pytest.skip("the inventory places no Redis host in a zone")
+    masters = [n for n in nodes if "master" in n["flags"] and n["slots"]]
+    copies = len(nodes) // len(masters)
+    if len(set(zone_of.values())) < copies:
+        pytest.skip(f"fewer zones than the {copies} copies of a shard")
+    for master in masters:
+        for replica in (n for n in nodes if n["master_id"] == master["id"]):
+            assert zone_of[replica["host"]] != zone_of[master["host"]], (
+                f"redis cluster: replica {replica['host']} shares zone "
+                f"{zone_of[master['host']]} with its master {master['host']} → a zone outage "
+                "would lose that shard; the cluster was not formed in the stack's layout "
+                "(redis_shard, redis_shard_role)"
+            )
