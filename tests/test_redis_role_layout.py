@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import redis
-from ansible.errors import AnsibleFilterError
 from test_redis_role_harness import (
     PASSWORD,
     ROOT,
@@ -43,7 +42,9 @@ def _load_filter() -> Any:
     return module
 
 
-redis_cluster_layout = _load_filter().redis_cluster_layout
+_LAYOUT_MODULE = _load_filter()
+redis_cluster_layout = _LAYOUT_MODULE.cluster_layout
+LayoutError = _LAYOUT_MODULE.LayoutError
 ADDRESSES = {f"node{i}": f"127.0.0.{i + 1}" for i in range(1, 7)}
 # Shard 0's replica is the last node, shard 2's the first replica host: not the order
 # redis-cli --cluster-replicas would pair them in.
@@ -102,20 +103,20 @@ def test_without_labels_the_play_order_gives_the_layout() -> None:
 def test_a_layout_no_cluster_can_have_is_refused(
     change: dict[str, tuple[Any, Any]], message: str
 ) -> None:
-    with pytest.raises(AnsibleFilterError) as error:
+    with pytest.raises(LayoutError) as error:
         redis_cluster_layout(list(LAYOUT), _labelled({**LAYOUT, **change}), 1)
     assert message in str(error.value)
 
 
 def test_labels_on_some_hosts_only_are_refused() -> None:
     hostvars = {**_labelled(LAYOUT), "node6": {}}
-    with pytest.raises(AnsibleFilterError, match="but not on node6: set both on every"):
+    with pytest.raises(LayoutError, match="but not on node6: set both on every"):
         redis_cluster_layout(list(LAYOUT), hostvars, 1)
 
 
 def test_a_host_count_that_fits_no_layout_is_refused() -> None:
     hosts = [f"h{i}" for i in range(5)]
-    with pytest.raises(AnsibleFilterError, match="a multiple of 2 hosts, at least 6"):
+    with pytest.raises(LayoutError, match="a multiple of 2 hosts, at least 6"):
         redis_cluster_layout(hosts, {h: {} for h in hosts}, 1)
 
 
@@ -216,3 +217,15 @@ def test_a_formed_cluster_is_left_alone(cluster: Cluster) -> None:
     run = _form(cluster, "again")
     assert run.returncode == 0, run.stdout + run.stderr
     assert set(_changed(run.stdout).values()) == {0}
+
+
+def test_the_role_refuses_a_broken_layout_before_configuring_a_node(tmp_path: Path) -> None:
+    layout = {**LAYOUT, "node4": (2, "master")}
+    hosts = {
+        name: {"recstack_bind_address": ADDRESSES[name], **labels}
+        for name, labels in _labelled(layout).items()
+    }
+    variables = {"redis_cluster_enabled": True, "redis_cluster_replicas": 1}
+    run = run_playbook(tmp_path, [role_tasks("inputs.yml")], variables, hosts)
+    assert run.returncode != 0
+    assert "Shard 2 has 2 master(s) (node3, node4) and 0 replica(s)" in run.stdout

@@ -15,13 +15,29 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
-
 ROLES = ("master", "replica")
 MIN_MASTERS = 3  # Redis Cluster needs three masters to agree on a failover.
 
 
+class LayoutError(ValueError):
+    """A layout no cluster can have; says which host or shard and what to set."""
+
+
 def redis_cluster_layout(
+    play_hosts: Sequence[str], hostvars: Mapping[str, Mapping[str, Any]], replicas: int
+) -> dict[str, Any]:
+    """The filter: cluster_layout's answer, its refusals as Ansible's filter errors."""
+    # Imported here: importing Ansible patches the interpreter (sys.intern), which the
+    # layout's tests, running in one process with torch, must not get.
+    from ansible.errors import AnsibleFilterError
+
+    try:
+        return cluster_layout(play_hosts, hostvars, replicas)
+    except LayoutError as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
+def cluster_layout(
     play_hosts: Sequence[str], hostvars: Mapping[str, Mapping[str, Any]], replicas: int
 ) -> dict[str, Any]:
     """{"masters": [host by shard], "replicas": [{"host", "master"}]} (inventory names)."""
@@ -37,7 +53,7 @@ def redis_cluster_layout(
         return _derived(list(play_hosts), replicas)
     unlabelled = [h for h in play_hosts if h not in labelled]
     if unlabelled:
-        raise AnsibleFilterError(
+        raise LayoutError(
             f"redis_shard and redis_shard_role are set on {', '.join(labelled)} but not on "
             f"{', '.join(unlabelled)}: set both on every Redis host, or on none (the role then "
             "derives the layout from the play's order)."
@@ -54,7 +70,7 @@ def redis_cluster_layout(
 def _derived(hosts: list[str], replicas: int) -> dict[str, Any]:
     copies = 1 + replicas
     if len(hosts) % copies or len(hosts) // copies < MIN_MASTERS:
-        raise AnsibleFilterError(
+        raise LayoutError(
             f"{len(hosts)} Redis hosts cannot form a cluster of masters with "
             f"redis_cluster_replicas={replicas} each: the play needs a multiple of {copies} "
             f"hosts, at least {MIN_MASTERS * copies}."
@@ -74,24 +90,24 @@ def _declared(hosts: list[tuple[str, Any, Any]], replicas: int) -> dict[str, Any
     shards: dict[int, dict[str, list[str]]] = {}
     for host, shard, role in hosts:
         if role not in ROLES:
-            raise AnsibleFilterError(
+            raise LayoutError(
                 f"{host}: redis_shard_role is {role!r}; it must be one of {', '.join(ROLES)}."
             )
         try:
             number = int(shard)
         except (TypeError, ValueError):
-            raise AnsibleFilterError(
+            raise LayoutError(
                 f"{host}: redis_shard is {shard!r}; it must be the shard's number (0, 1, ...)."
             ) from None
         shards.setdefault(number, {"master": [], "replica": []})[role].append(host)
     if sorted(shards) != list(range(len(shards))) or len(shards) < MIN_MASTERS:
-        raise AnsibleFilterError(
+        raise LayoutError(
             f"redis_shard numbers {sorted(shards)}: the shards must be numbered 0 to N-1, "
             f"with N at least {MIN_MASTERS}."
         )
     for number, members in sorted(shards.items()):
         if len(members["master"]) != 1 or len(members["replica"]) != replicas:
-            raise AnsibleFilterError(
+            raise LayoutError(
                 f"Shard {number} has {len(members['master'])} master(s) "
                 f"({', '.join(members['master']) or 'none'}) and {len(members['replica'])} "
                 f"replica(s); every shard needs exactly one master and "
