@@ -9,12 +9,19 @@ import sys
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipelines.data.simulate import build_world
 from pipelines.export.pbtxt import ENSEMBLE, USER_ID
+from pipelines.streaming.events import EventProducer, EventsNotDelivered
+from pipelines.streaming.traffic import Sent, Traffic, send
+from recstack_contract.events import EVENT_TYPES, InvalidEvent
+from recstack_contract.kafka import INTERACTIONS, KafkaEndpointError
 from recstack_contract.secrets import REDIS_PASSWORD, TRITON_ADMIN_TOKEN
 
 from . import (
@@ -335,6 +342,79 @@ def _endpoints(environment: environments.Environment) -> endpoints.Endpoints:
     except endpoints.NotDeployed as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
+
+
+# --- interaction events (recstack_contract/events.py) ---------------------------------
+
+events_app = typer.Typer(help="Interaction events on the interactions topic.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+
+
+@events_app.command("send")
+def events_send(
+    user: Annotated[int, typer.Option("--user", "-u", help="user id")],
+    item: Annotated[int, typer.Option("--item", "-i", help="item id")],
+    type_: Annotated[
+        str, typer.Option("--type", "-t", help=f"event type: {', '.join(EVENT_TYPES)}")
+    ] = "click",
+    env: Annotated[str, typer.Option("--env", help="environment")] = "local",
+) -> None:
+    """Publish one interaction event and wait until the broker has it."""
+    where = _endpoints(_environment(env))
+    try:
+        producer = EventProducer(where.kafka)
+        producer.send(user, item, type_)
+        producer.flush()
+    except (InvalidEvent, EventsNotDelivered, KafkaEndpointError) as error:
+        console.print(f"[red]event not sent: {escape(str(error))}[/red]")
+        raise typer.Exit(1) from None
+    delivery = producer.last
+    assert delivery is not None  # flush() raised otherwise
+    event = delivery.event
+    console.print(
+        f"sent {event.type} of user {event.user_id} on item {event.item_id}: event "
+        f"{event.event_id}, {INTERACTIONS.name} partition {delivery.partition} "
+        f"offset {delivery.offset}"
+    )
+
+
+@app.command()
+def simulate(
+    rate: Annotated[float, typer.Option(help="events a second", min=0.1)] = 100.0,
+    duration: Annotated[float, typer.Option(help="seconds to run", min=0.1)] = 10.0,
+    env: Annotated[str, typer.Option("--env", help="environment")] = "local",
+    seed: Annotated[int | None, typer.Option(help="seed, for a repeatable run")] = None,
+) -> None:
+    """Send live impressions and clicks that follow the synthetic data's model."""
+    where = _endpoints(_environment(env))
+    if where.data.source != "synthetic":
+        console.print(
+            f"[red]{env}'s data.source is {where.data.source}: traffic follows the model "
+            "behind synthetic data, which your own data does not have[/red]"
+        )
+        raise typer.Exit(2)
+    traffic = Traffic(build_world(where.data), np.random.default_rng(seed))
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task(f"{rate:g} events/s to {INTERACTIONS.name}", total=duration)
+
+            def report(sent: Sent) -> None:
+                bar.update(
+                    task,
+                    completed=min(sent.elapsed_s, duration),
+                    description=f"{sent.impressions} impressions, {sent.clicks} clicks",
+                )
+
+            sent = send(traffic, EventProducer(where.kafka), rate, duration, report)
+    except (EventsNotDelivered, KafkaEndpointError) as error:
+        console.print(f"[red]simulation stopped: {escape(str(error))}[/red]")
+        raise typer.Exit(1) from None
+    console.print(
+        f"sent {sent.events} events ({sent.impressions} impressions, {sent.clicks} clicks) "
+        f"in {sent.elapsed_s:.1f} s: {sent.events / sent.elapsed_s:.0f} events/s, all "
+        "acknowledged"
+    )
 
 
 # --- the multi-host testbed (hosts in namespaces on this machine) ---------------------

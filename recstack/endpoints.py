@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.config import DataConfig
+from pipelines.config import from_mapping as pipeline_config
 from pipelines.serving import redis_client
 from recstack_contract.kafka import KafkaEndpoint
 from recstack_contract.redis import RedisConnection
@@ -26,6 +28,9 @@ class Endpoints:
     feast_project: str
     # The Feast repository on the first trainer host (readable from here when local).
     feast_repo: str
+    # The data the pipelines were given (its source; for synthetic data, the model
+    # that traffic simulations follow).
+    data: DataConfig
     # selfhosted (the kit's servers on the `redis` hosts) or a managed service.
     redis_mode: str
     # How clients reach Redis (the contract's structure); the password is a secret.
@@ -45,6 +50,7 @@ class Endpoints:
             key_prefix=raw["key_prefix"],
             feast_project=raw["feast_project"],
             feast_repo=raw["feast_repo"],
+            data=pipeline_config({"data": raw["data"]}).validate().data,
             redis_mode=raw["redis_mode"],
             redis=RedisConnection.from_mapping(raw["redis"]),
             kafka=KafkaEndpoint.from_mapping(raw["kafka"]),

@@ -13,6 +13,7 @@ always produces the same tables.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -50,16 +51,53 @@ SPAN_US = 30 * 24 * 3600 * 1_000_000
 MATRIX_CELLS = 1 << 22
 
 
-def simulate(data: DataConfig) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """Users, items and impressions tables for `data`, in the raw contract's dtypes."""
-    item_rng, user_rng, log_rng = (
-        np.random.default_rng(seq) for seq in np.random.SeedSequence(data.seed).spawn(3)
-    )
+@dataclass(frozen=True)
+class World:
+    """The users and items of a DataConfig, with the latent state their behaviour follows:
+    what the offline log and live traffic (pipelines/streaming/traffic.py) both draw from."""
+
+    users: pa.Table
+    items: pa.Table
+    user_latent: np.ndarray
+    item_latent: np.ndarray
+    popularity: np.ndarray
+
+    def sample_items(self, rng: np.random.Generator, user: np.ndarray) -> np.ndarray:
+        """An impressed item per entry of `user` (sorted): from popularity or the user's
+        taste, like the log of an earlier recommender."""
+        item = rng.choice(len(self.popularity), size=len(user), p=self.popularity)
+        by_preference = np.flatnonzero(rng.random(len(user)) >= POPULARITY_SHARE)
+        item[by_preference] = _preferred(
+            rng, user[by_preference], self.user_latent, self.item_latent, self.popularity
+        )
+        return item
+
+    def click_logit(self, user: np.ndarray, item: np.ndarray) -> np.ndarray:
+        """The click model's logit before its rate-setting bias (bias_for_rate)."""
+        affinity = np.einsum("ij,ij->i", self.user_latent[user], self.item_latent[item])
+        log_pop = np.log(self.popularity)
+        standard_pop = (log_pop[item] - log_pop.mean()) / log_pop.std()
+        return CLICK_AFFINITY * affinity + CLICK_POPULARITY * standard_pop
+
+
+def build_world(data: DataConfig) -> World:
+    item_rng, user_rng = (np.random.default_rng(seq) for seq in _streams(data.seed)[:2])
     centroids = _unit(item_rng.normal(size=(data.n_categories, LATENT_DIM)))
     items, item_latent, popularity = _items(item_rng, data, centroids)
     users, user_latent = _users(user_rng, data, centroids)
-    impressions = _impressions(log_rng, data, user_latent, item_latent, popularity)
-    return users, items, impressions
+    return World(users, items, user_latent, item_latent, popularity)
+
+
+def simulate(data: DataConfig) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Users, items and impressions tables for `data`, in the raw contract's dtypes."""
+    world = build_world(data)
+    impressions = _impressions(np.random.default_rng(_streams(data.seed)[2]), data, world)
+    return world.users, world.items, impressions
+
+
+def _streams(seed: int) -> list[np.random.SeedSequence]:
+    """Independent random streams: items, users, the offline log."""
+    return np.random.SeedSequence(seed).spawn(3)
 
 
 def _items(
@@ -125,27 +163,15 @@ def _users(
     return table, latent
 
 
-def _impressions(
-    rng: np.random.Generator,
-    data: DataConfig,
-    user_latent: np.ndarray,
-    item_latent: np.ndarray,
-    popularity: np.ndarray,
-) -> pa.Table:
-    n_users, n_items = len(user_latent), len(item_latent)
+def _impressions(rng: np.random.Generator, data: DataConfig, world: World) -> pa.Table:
+    n_users = len(world.user_latent)
     # Negative binomial counts: a few heavy users and many light ones, mean as configured.
     extra = data.impressions_per_user - 1
     counts = 1 + rng.negative_binomial(2, 2 / (2 + extra), size=n_users)
-    user = np.repeat(np.arange(n_users), counts)  # sorted, as _preferred() needs
-    item = rng.choice(n_items, size=len(user), p=popularity)
-    by_preference = np.flatnonzero(rng.random(len(user)) >= POPULARITY_SHARE)
-    item[by_preference] = _preferred(rng, user[by_preference], user_latent, item_latent, popularity)
-
-    affinity = np.einsum("ij,ij->i", user_latent[user], item_latent[item])
-    log_pop = np.log(popularity)
-    standard_pop = (log_pop[item] - log_pop.mean()) / log_pop.std()
-    logit = CLICK_AFFINITY * affinity + CLICK_POPULARITY * standard_pop
-    logit += _bias_for_rate(logit, TARGET_CTR)
+    user = np.repeat(np.arange(n_users), counts)  # sorted, as sample_items() needs
+    item = world.sample_items(rng, user)
+    logit = world.click_logit(user, item)
+    logit += bias_for_rate(logit, TARGET_CTR)
     click = rng.random(len(user)) < 1 / (1 + np.exp(-logit))
 
     offset_us = rng.integers(SPAN_US, size=len(user))
@@ -189,7 +215,7 @@ def _preferred(
     return chosen
 
 
-def _bias_for_rate(logit: np.ndarray, rate: float) -> float:
+def bias_for_rate(logit: np.ndarray, rate: float) -> float:
     """The constant that, added to `logit`, makes the mean click probability `rate`."""
     low, high = -20.0, 20.0
     for _ in range(60):

@@ -1,0 +1,103 @@
+"""Live traffic: impressions and clicks drawn from the generative model behind the
+synthetic data (pipelines/data/simulate.py), published as interaction events at a
+steady rate. A model learning from the stream finds the same signal as in the log:
+clicks follow each user's latent taste and each item's popularity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipelines.data.simulate import TARGET_CTR, World, bias_for_rate
+
+from .events import EventProducer
+
+# Impressions drawn to solve the click bias for the log's click-through rate.
+CALIBRATION_IMPRESSIONS = 20_000
+# Interactions drawn at once: vectorised draws are cheap per event.
+DRAW = 1024
+# Events are sent in ticks of this length, each its share of the rate.
+TICK_S = 0.05
+
+
+@dataclass(frozen=True)
+class Interaction:
+    user_id: int
+    item_id: int
+    clicked: bool
+
+
+class Traffic:
+    """Endless impressions of random users, each clicked with the model's probability."""
+
+    def __init__(self, world: World, rng: np.random.Generator) -> None:
+        self._world, self._rng = world, rng
+        user = self._users(CALIBRATION_IMPRESSIONS)
+        self._bias = bias_for_rate(
+            world.click_logit(user, world.sample_items(rng, user)), TARGET_CTR
+        )
+
+    def draw(self, n: int) -> list[Interaction]:
+        user = self._users(n)
+        # Only the users drawn are scored against the items (their latent rows, indexed
+        # locally; the inverse of a sorted array stays sorted, as sample_items needs).
+        drawn, local = np.unique(user, return_inverse=True)
+        view = dataclasses.replace(self._world, user_latent=self._world.user_latent[drawn])
+        item = view.sample_items(self._rng, local)
+        logit = self._world.click_logit(user, item) + self._bias
+        clicked = self._rng.random(n) < 1 / (1 + np.exp(-logit))
+        order = self._rng.permutation(n)  # users were drawn sorted; send them mixed
+        return [Interaction(int(user[i]), int(item[i]), bool(clicked[i])) for i in order]
+
+    def _users(self, n: int) -> np.ndarray:
+        return np.sort(self._rng.integers(len(self._world.user_latent), size=n))
+
+
+@dataclass
+class Sent:
+    impressions: int = 0
+    clicks: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def events(self) -> int:
+        return self.impressions + self.clicks
+
+
+def send(
+    traffic: Traffic,
+    producer: EventProducer,
+    rate: float,
+    duration_s: float,
+    report: Callable[[Sent], None] = lambda _: None,
+) -> Sent:
+    """Send about `rate` events a second for `duration_s` (an impression, then a click
+    when the user clicks, both counting), reporting after each tick; waits until the
+    broker acknowledged every event."""
+    sent = Sent()
+    start = time.monotonic()
+    pending: Iterator[Interaction] = iter(())
+    for tick in range(1, max(1, round(duration_s / TICK_S)) + 1):
+        due = round(rate * tick * TICK_S)
+        while sent.events < due:
+            interaction = next(pending, None)
+            if interaction is None:
+                pending = iter(traffic.draw(max(DRAW, due - sent.events)))
+                continue
+            now = time.time()
+            producer.send(interaction.user_id, interaction.item_id, "impression", ts=now)
+            sent.impressions += 1
+            if interaction.clicked:
+                producer.send(interaction.user_id, interaction.item_id, "click", ts=now)
+                sent.clicks += 1
+        sent.elapsed_s = time.monotonic() - start
+        report(sent)
+        time.sleep(max(0.0, start + tick * TICK_S - time.monotonic()))
+    producer.flush()
+    sent.elapsed_s = time.monotonic() - start
+    return sent

@@ -1,0 +1,23 @@
+"""An event the broker never acknowledges is an error that says so, not a silent loss."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from pipelines.streaming.events import EventProducer, EventsNotDelivered
+from recstack_contract.kafka import KafkaEndpoint
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unacknowledged_event_fails_the_flush() -> None:
+    producer = EventProducer(KafkaEndpoint(f"127.0.0.1:{_closed_port()}"))
+    producer.send(23, 7, "click")
+    with pytest.raises(EventsNotDelivered, match=r"1 event\(s\) not acknowledged .* within 1 s"):
+        producer.flush(timeout_s=1)
