@@ -4,6 +4,7 @@ topic keyed by its user, in the contract's format, where the command says it did
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pytest
@@ -61,22 +62,55 @@ def test_an_unknown_type_is_refused_with_its_reason() -> None:
     assert "event not sent: unknown_type" in result.output
 
 
-def _end_offsets(local: Endpoints) -> int:
-    """The interactions topic's messages so far: the sum of its partitions' end offsets."""
+def _positions(local: Endpoints) -> list[TopicPartition]:
+    """Where each partition of the interactions topic ends now, as the broker reports it
+    (the local broker may report it a little behind, never ahead)."""
     consumer = Consumer({**client_config(local.kafka), "group.id": "recstack-test-offsets"})
     try:
         metadata = consumer.list_topics(INTERACTIONS.name, timeout=10)
-        partitions = metadata.topics[INTERACTIONS.name].partitions
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(INTERACTIONS.name, p), timeout=10)[1]
-            for p in partitions
-        )
+        return [
+            TopicPartition(
+                INTERACTIONS.name,
+                partition,
+                consumer.get_watermark_offsets(
+                    TopicPartition(INTERACTIONS.name, partition), timeout=10
+                )[1],
+            )
+            for partition in metadata.topics[INTERACTIONS.name].partitions
+        ]
     finally:
         consumer.close()
 
 
+def _events_since(local: Endpoints, positions: list[TopicPartition], since: float) -> list:
+    """Every event after `positions` stamped at or after `since`: read until 2 s pass
+    without a new message (or 30 s in all)."""
+    consumer = Consumer(
+        {
+            **client_config(local.kafka),
+            "group.id": f"recstack-test-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
+    events = []
+    try:
+        consumer.assign(positions)
+        deadline, quiet = time.monotonic() + 30, time.monotonic() + 2
+        while time.monotonic() < min(deadline, quiet):
+            message = consumer.poll(0.5)
+            if message is None or message.error() is not None:
+                continue
+            quiet = time.monotonic() + 2
+            event = decode(message.key(), message.value(), now=time.time())
+            if event.ts >= since:
+                events.append(event)
+    finally:
+        consumer.close()
+    return events
+
+
 def test_a_simulation_sends_what_it_reports_at_the_rate_asked(local: Endpoints) -> None:
-    before = _end_offsets(local)
+    positions, since = _positions(local), time.time()
     result = CliRunner().invoke(
         app, ["simulate", "--rate", "200", "--duration", "1", "--seed", "3"]
     )
@@ -87,4 +121,7 @@ def test_a_simulation_sends_what_it_reports_at_the_rate_asked(local: Endpoints) 
     # One tick's share of the rate at most beyond it: a click follows its impression.
     assert 200 <= events <= 202 and events == impressions + clicks
     assert 0 < clicks < impressions
-    assert _end_offsets(local) - before == events
+    # On the topic: exactly those events, each once.
+    received = _events_since(local, positions, since)
+    assert len(received) == len({e.event_id for e in received}) == events
+    assert sum(e.type == "click" for e in received) == clicks
