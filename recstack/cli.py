@@ -9,17 +9,14 @@ import sys
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.data.simulate import build_world
 from pipelines.export.pbtxt import ENSEMBLE, USER_ID
 from pipelines.streaming.events import EventProducer, EventsNotDelivered
-from pipelines.streaming.traffic import Sent, Traffic, send
 from recstack_contract.events import EVENT_TYPES, InvalidEvent
 from recstack_contract.kafka import INTERACTIONS, KafkaEndpointError
 from recstack_contract.secrets import REDIS_PASSWORD, TRITON_ADMIN_TOKEN
@@ -386,6 +383,12 @@ def simulate(
     seed: Annotated[int | None, typer.Option(help="seed, for a repeatable run")] = None,
 ) -> None:
     """Send live impressions and clicks that follow the synthetic data's model."""
+    # Imported here: the data model (numpy, pandas) would add a second to every command.
+    import numpy as np
+
+    from pipelines.data.simulate import build_world
+    from pipelines.streaming.traffic import Sent, Traffic, send
+
     where = _endpoints(_environment(env))
     if where.data.source != "synthetic":
         console.print(

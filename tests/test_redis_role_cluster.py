@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,13 +26,14 @@ from redis.retry import Retry
 from test_redis_role_harness import (
     PASSWORD,
     Nodes,
+    changed_per_host,
     free_port,
     make_ca,
     needs_redis_server,
     render,
     role_tasks,
     run_playbook,
-    write_config,
+    start_on_loopback,
 )
 
 pytestmark = needs_redis_server
@@ -162,30 +162,13 @@ def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsCluster
     rendered = render(tmp / "render", variables, hosts)
     nodes = Nodes()
     try:
-        configs = {}
-        for name, address in ADDRESSES.items():
-            # DEBUG RESTART stands in for the service manager's restart. All nodes share
-            # one host here, whose cluster-bus connections would otherwise leave from
-            # 127.0.0.1 and so announce that address (tests only).
-            config = write_config(
-                tmp / name,
-                name,
-                rendered[name]["config"],
-                ["enable-debug-command yes", f"bind-source-addr {address}"],
-            )
-            configs[name] = str(config)
-            nodes.start(config, address, port)
+        # DEBUG RESTART stands in for the service manager's restart.
+        configs = start_on_loopback(
+            nodes, tmp, rendered, ADDRESSES, port, ["enable-debug-command yes"]
+        )
         yield TlsCluster(tmp, port, str(ca.cert_file), configs, variables)
     finally:
         nodes.stop()
-
-
-def _recap(output: str) -> dict[str, int]:
-    """Changed tasks per host, from the play recap."""
-    return {
-        host: int(changed)
-        for host, changed in re.findall(r"^(\w+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)
-    }
 
 
 def _form(cluster: TlsCluster, name: str) -> subprocess.CompletedProcess[str]:
@@ -204,7 +187,7 @@ def test_the_role_forms_a_cluster_over_the_tls_bus(tls_cluster: TlsCluster) -> N
     assert run.returncode == 0, run.stdout + run.stderr
     assert PASSWORD not in run.stdout + run.stderr
     # One creation, run once.
-    assert sorted(_recap(run.stdout).values()) == [0, 0, 1]
+    assert sorted(changed_per_host(run.stdout).values()) == [0, 0, 1]
     for host in ADDRESSES:
         info = _cluster_info(tls_cluster, host, PASSWORD)
         assert {"cluster_state:ok", "cluster_known_nodes:3", "cluster_slots_ok:16384"} <= set(info)
@@ -227,7 +210,7 @@ def test_the_role_forms_a_cluster_over_the_tls_bus(tls_cluster: TlsCluster) -> N
 def test_a_second_run_leaves_the_whole_cluster_alone(tls_cluster: TlsCluster) -> None:
     run = _form(tls_cluster, "again")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert set(_recap(run.stdout).values()) == {0}
+    assert set(changed_per_host(run.stdout).values()) == {0}
 
 
 def _restart(
@@ -292,7 +275,7 @@ def test_a_rotated_password_restarts_one_node_at_a_time(tls_cluster: TlsCluster)
     # Before each restart the previous node was back and every node agreed.
     unhealthy = [r for r in records if not r["healthy"]]
     assert not unhealthy, json.dumps(unhealthy, indent=1)
-    assert _recap(run.stdout) == {"node1": 1, "node2": 1, "node3": 1}
+    assert changed_per_host(run.stdout) == {"node1": 1, "node2": 1, "node3": 1}
     for host in ADDRESSES:
         assert "cluster_state:ok" in _cluster_info(tls_cluster, host, ROTATED)
         with pytest.raises(redis.AuthenticationError):
@@ -303,14 +286,14 @@ def test_only_nodes_with_a_changed_configuration_restart(tls_cluster: TlsCluster
     run, records = _restart(tls_cluster, "one", {"node2"}, [ROTATED])
     assert run.returncode == 0, run.stdout + run.stderr
     assert [r["host"] for r in records] == ["node2"]
-    assert _recap(run.stdout) == {"node1": 0, "node2": 1, "node3": 0}
+    assert changed_per_host(run.stdout) == {"node1": 0, "node2": 1, "node3": 0}
 
 
 def test_nothing_changed_restarts_nothing(tls_cluster: TlsCluster) -> None:
     run, records = _restart(tls_cluster, "none", set(), [ROTATED])
     assert run.returncode == 0, run.stdout + run.stderr
     assert records == []
-    assert set(_recap(run.stdout).values()) == {0}
+    assert set(changed_per_host(run.stdout).values()) == {0}
 
 
 if __name__ == "__main__":

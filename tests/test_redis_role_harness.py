@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -266,3 +267,33 @@ def write_config(directory: Path, name: str, text: str, extra: Sequence[str] = (
     path = directory / f"{name}.conf"
     path.write_text(text + "".join(f"{line}\n" for line in extra))
     return path
+
+
+def start_on_loopback(
+    nodes: Nodes,
+    workdir: Path,
+    rendered: dict[str, dict[str, Any]],
+    addresses: dict[str, str],
+    port: int,
+    extra: Sequence[str] = (),
+) -> dict[str, str]:
+    """One node per host from its rendered configuration, each on its loopback address;
+    {host: config file}. All nodes share one machine here, whose cluster-bus connections
+    would otherwise leave from 127.0.0.1 and so announce that address (tests only)."""
+    configs = {}
+    for name, address in addresses.items():
+        (workdir / name).mkdir(exist_ok=True)
+        config = write_config(
+            workdir / name, name, rendered[name]["config"], [*extra, f"bind-source-addr {address}"]
+        )
+        configs[name] = str(config)
+        nodes.start(config, address, port)
+    return configs
+
+
+def changed_per_host(output: str) -> dict[str, int]:
+    """Changed tasks per host, from ansible-playbook's play recap."""
+    return {
+        host: int(changed)
+        for host, changed in re.findall(r"^(\w+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)
+    }

@@ -10,7 +10,6 @@ its own shard. The layout's rules are checked on the filter itself.
 from __future__ import annotations
 
 import importlib.util
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +21,16 @@ from test_redis_role_harness import (
     PASSWORD,
     ROOT,
     Nodes,
+    changed_per_host,
     free_port,
     needs_redis_server,
     render,
     role_tasks,
     run_playbook,
-    write_config,
+    start_on_loopback,
 )
+
+from recstack import health
 
 
 def _load_filter() -> Any:
@@ -136,18 +138,13 @@ class Cluster:
             for name, address in ADDRESSES.items()
         }
 
-    def nodes(self) -> list[dict[str, str]]:
-        """CLUSTER NODES as seen by node1: id, address, flags, master id."""
+    def nodes(self) -> list[dict[str, Any]]:
+        """CLUSTER NODES as seen by node1 (parsed as the kit's health checks do)."""
         client = redis.Redis(ADDRESSES["node1"], self.port, password=PASSWORD)
         try:
-            text = client.execute_command("CLUSTER", "NODES").decode()
+            return health.cluster_nodes(client)
         finally:
             client.close()
-        fields = [line.split() for line in text.splitlines()]
-        return [
-            {"id": f[0], "address": f[1].split(":")[0], "flags": f[2], "master": f[3]}
-            for f in fields
-        ]
 
 
 @pytest.fixture(scope="module")
@@ -168,14 +165,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     rendered = render(tmp / "render", variables, hosts)
     nodes = Nodes()
     try:
-        for name, address in ADDRESSES.items():
-            (tmp / name).mkdir()
-            # All nodes share one host here, whose cluster-bus connections would otherwise
-            # leave from 127.0.0.1 and so announce that address (tests only).
-            config = write_config(
-                tmp / name, name, rendered[name]["config"], [f"bind-source-addr {address}"]
-            )
-            nodes.start(config, address, port)
+        start_on_loopback(nodes, tmp, rendered, ADDRESSES, port)
         yield Cluster(tmp, port, variables)
     finally:
         nodes.stop()
@@ -187,19 +177,12 @@ def _form(cluster: Cluster, name: str) -> Any:
     )
 
 
-def _changed(output: str) -> dict[str, int]:
-    return {
-        host: int(changed)
-        for host, changed in re.findall(r"^(\w+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)
-    }
-
-
 @needs_redis_server
 def test_each_replica_follows_the_master_of_its_shard(cluster: Cluster) -> None:
     run = _form(cluster, "form")
     assert run.returncode == 0, run.stdout + run.stderr
     assert PASSWORD not in run.stdout + run.stderr
-    nodes = {n["address"]: n for n in cluster.nodes()}
+    nodes = {n["host"]: n for n in cluster.nodes()}
     assert len(nodes) == 6
     by_host = {host: nodes[address] for host, address in ADDRESSES.items()}
     for host, (shard, role) in LAYOUT.items():
@@ -209,14 +192,14 @@ def test_each_replica_follows_the_master_of_its_shard(cluster: Cluster) -> None:
             continue
         (master,) = [h for h, (s, r) in LAYOUT.items() if s == shard and r == "master"]
         assert "slave" in node["flags"], host
-        assert node["master"] == by_host[master]["id"], f"{host} should follow {master}"
+        assert node["master_id"] == by_host[master]["id"], f"{host} should follow {master}"
 
 
 @needs_redis_server
 def test_a_formed_cluster_is_left_alone(cluster: Cluster) -> None:
     run = _form(cluster, "again")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert set(_changed(run.stdout).values()) == {0}
+    assert set(changed_per_host(run.stdout).values()) == {0}
 
 
 def test_the_role_refuses_a_broken_layout_before_configuring_a_node(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ class EventProducer:
         # linger: a burst leaves in batches, a single event after 5 ms at most.
         self._producer = Producer({**client_config(endpoint), "acks": "all", "linger.ms": 5})
         self.last: Delivery | None = None
-        self._failed: list[tuple[Event, KafkaError]] = []
+        self._errors: list[KafkaError] = []
 
     def send(
         self,
@@ -59,7 +59,7 @@ class EventProducer:
     def _publish(self, event: Event) -> None:
         def delivered(error: KafkaError | None, message: Message) -> None:
             if error is not None:
-                self._failed.append((event, error))
+                self._errors.append(error)
             else:
                 self.last = Delivery(event, message.partition(), message.offset())
 
@@ -75,9 +75,9 @@ class EventProducer:
 
     def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
         waiting = self._producer.flush(timeout_s)
-        if self._failed or waiting:
-            first = f": {self._failed[0][1]}" if self._failed else ""
+        if self._errors or waiting:
+            first = f": {self._errors[0]}" if self._errors else ""
             raise EventsNotDelivered(
-                f"{len(self._failed) + waiting} event(s) not acknowledged by the broker "
+                f"{len(self._errors) + waiting} event(s) not acknowledged by the broker "
                 f"within {timeout_s:g} s{first}"
             )

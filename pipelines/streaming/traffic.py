@@ -37,25 +37,24 @@ class Traffic:
 
     def __init__(self, world: World, rng: np.random.Generator) -> None:
         self._world, self._rng = world, rng
-        user = self._users(CALIBRATION_IMPRESSIONS)
-        self._bias = bias_for_rate(
-            world.click_logit(user, world.sample_items(rng, user)), TARGET_CTR
-        )
+        self._bias = bias_for_rate(self._logits(CALIBRATION_IMPRESSIONS)[2], TARGET_CTR)
 
     def draw(self, n: int) -> list[Interaction]:
-        user = self._users(n)
+        user, item, logit = self._logits(n)
+        logit += self._bias
+        clicked = self._rng.random(n) < 1 / (1 + np.exp(-logit))
+        order = self._rng.permutation(n)  # users were drawn sorted; send them mixed
+        return [Interaction(int(user[i]), int(item[i]), bool(clicked[i])) for i in order]
+
+    def _logits(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """n impressions of random users (sorted by user), and their click logits."""
+        user = np.sort(self._rng.integers(len(self._world.user_latent), size=n))
         # Only the users drawn are scored against the items (their latent rows, indexed
         # locally; the inverse of a sorted array stays sorted, as sample_items needs).
         drawn, local = np.unique(user, return_inverse=True)
         view = dataclasses.replace(self._world, user_latent=self._world.user_latent[drawn])
         item = view.sample_items(self._rng, local)
-        logit = self._world.click_logit(user, item) + self._bias
-        clicked = self._rng.random(n) < 1 / (1 + np.exp(-logit))
-        order = self._rng.permutation(n)  # users were drawn sorted; send them mixed
-        return [Interaction(int(user[i]), int(item[i]), bool(clicked[i])) for i in order]
-
-    def _users(self, n: int) -> np.ndarray:
-        return np.sort(self._rng.integers(len(self._world.user_latent), size=n))
+        return user, item, self._world.click_logit(user, item)
 
 
 @dataclass
