@@ -1,5 +1,7 @@
 """`python -m benchmarks.run --env local`: benchmark a deployed environment and write
-benchmarks/results/<env>.json (the file is overwritten; commit it to record figures).
+benchmarks/results/<env>.json (serving) and benchmarks/results/<env>-events.json
+(freshness and serving under an event load); each file is overwritten by its suite
+(`--suite serving|events`, both by default); commit them to record figures.
 
 The client runs on the same machine as the server, so on a 2-core host the figures are a
 floor for what separate client machines would see.
@@ -13,36 +15,19 @@ import os
 import platform
 import time
 from pathlib import Path
+from typing import Any
 
 from pipelines.serving import keys
 from recstack import endpoints, environments, health, secrets
 
-from . import features, serving
+from . import features, freshness, serving
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SUITES = ("serving", "events")
 
 
-def targets(report: dict, concurrency: int) -> dict[str, dict]:
-    """The project's performance targets next to what this run measured."""
-    grpc_sequential = next(r for r in report["sequential"] if r["protocol"] == "grpc")
-    single_user = [
-        r["recommendations_per_s"]
-        for r in report["concurrent"]
-        if r["users_per_request"] == 1 and r["concurrency"] == concurrency
-    ]
-    rows = {
-        "ensemble_p99_ms_sequential_grpc": (grpc_sequential["p99_ms"], 10.0, "<="),
-        f"recommendations_per_s_concurrency_{concurrency}_one_user_per_request": (
-            min(single_user),
-            800.0,
-            ">=",
-        ),
-        "feature_fetch_speedup_100_entities": (
-            report["feature_fetch"]["speedup_p50"],
-            5.0,
-            ">=",
-        ),
-    }
+def judged(rows: dict[str, tuple[float, float, str]]) -> dict[str, dict]:
+    """Each measure next to its target: (measured, target, "<=" or ">=")."""
     return {
         name: {
             "measured": measured,
@@ -53,47 +38,55 @@ def targets(report: dict, concurrency: int) -> dict[str, dict]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--env", default="local")
-    parser.add_argument(
-        "--requests", type=int, default=1000, help="sequential requests per protocol"
+def serving_targets(report: dict, concurrency: int) -> dict[str, dict]:
+    grpc_sequential = next(r for r in report["sequential"] if r["protocol"] == "grpc")
+    single_user = [
+        r["recommendations_per_s"]
+        for r in report["concurrent"]
+        if r["users_per_request"] == 1 and r["concurrency"] == concurrency
+    ]
+    return judged(
+        {
+            "ensemble_p99_ms_sequential_grpc": (grpc_sequential["p99_ms"], 10.0, "<="),
+            f"recommendations_per_s_concurrency_{concurrency}_one_user_per_request": (
+                min(single_user),
+                800.0,
+                ">=",
+            ),
+            "feature_fetch_speedup_100_entities": (
+                report["feature_fetch"]["speedup_p50"],
+                5.0,
+                ">=",
+            ),
+        }
     )
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds per concurrent run")
-    parser.add_argument("--concurrency", type=int, default=8)
-    args = parser.parse_args()
 
-    env = environments.get(args.env)
-    where = endpoints.load(env)
-    client = where.redis_client(secrets.redis_password(env))
-    user_ids = health.users_with_history(client, where.key_prefix)
-    deployed = client.hgetall(keys.model(where.key_prefix))
-    model = {k.decode(): v.decode() for k, v in deployed.items()}
-    urls = {"grpc": where.grpc_url(), "http": where.http_url()}
-    admin_token = secrets.triton_admin_token(env)
 
-    report: dict = {
-        "environment": args.env,
-        "model_version": model.get("version"),
-        "top_k": int(model.get("top_k", 0)),
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "host": {
-            "cpus": os.cpu_count(),
-            "machine": platform.machine(),
-            "python": platform.python_version(),
-        },
-        "note": "client and server share the host's cores",
-        "sequential": [],
-        "concurrent": [],
-    }
-    before = serving.stage_statistics(urls["http"], admin_token)
+def events_targets(report: dict) -> dict[str, dict]:
+    return judged(
+        {
+            "freshness_p99_s": (
+                report["freshness"]["p99_s"],
+                report["freshness"]["objective_s"],
+                "<=",
+            ),
+            # Serving under the event load within 15 % of serving without it.
+            "serving_throughput_ratio_with_events": (report["throughput_ratio"], 0.85, ">="),
+        }
+    )
+
+
+def run_serving(args: argparse.Namespace, context: dict[str, Any]) -> dict:
+    where, urls, user_ids = context["where"], context["urls"], context["user_ids"]
+    report: dict = {"sequential": [], "concurrent": []}
+    before = serving.stage_statistics(urls["http"], context["admin_token"])
     for protocol, url in urls.items():
         print(f"sequential latency over {protocol} ({args.requests} requests)…", flush=True)
         report["sequential"].append(
             serving.sequential(protocol, url, user_ids, args.requests, warmup=50)
         )
     report["stages_sequential"] = serving.stage_breakdown(
-        before, serving.stage_statistics(urls["http"], admin_token)
+        before, serving.stage_statistics(urls["http"], context["admin_token"])
     )
     for protocol, url in urls.items():
         for users_per_request in (1, 8):
@@ -109,15 +102,72 @@ def main() -> None:
             )
     print("feature fetch: direct Redis vs Feast SDK (100 entities)…", flush=True)
     report["feature_fetch"] = features.compare(
-        client, where.feast_repo, where.feast_project, user_ids, entities=100, repeats=300
+        context["client"],
+        where.feast_repo,
+        where.feast_project,
+        user_ids,
+        entities=100,
+        repeats=300,
     )
-    report["targets"] = targets(report, args.concurrency)
+    report["targets"] = serving_targets(report, args.concurrency)
+    return report
 
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{args.env}.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
-    print(f"written to {out}")
+
+def run_events(args: argparse.Namespace, context: dict[str, Any]) -> dict:
+    report = freshness.under_load(
+        context["where"], context["user_ids"], args.event_rate, args.duration, args.concurrency
+    )
+    report["targets"] = events_targets(report)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--env", default="local")
+    parser.add_argument("--suite", choices=SUITES, action="append", help="default: both")
+    parser.add_argument(
+        "--requests", type=int, default=1000, help="sequential requests per protocol"
+    )
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per concurrent run")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--event-rate", type=float, default=1000.0, help="events a second during the event load"
+    )
+    args = parser.parse_args()
+
+    env = environments.get(args.env)
+    where = endpoints.load(env)
+    client = where.redis_client(secrets.redis_password(env))
+    deployed = client.hgetall(keys.model(where.key_prefix))
+    model = {k.decode(): v.decode() for k, v in deployed.items()}
+    context = {
+        "where": where,
+        "client": client,
+        "user_ids": health.users_with_history(client, where.key_prefix),
+        "urls": {"grpc": where.grpc_url(), "http": where.http_url()},
+        "admin_token": secrets.triton_admin_token(env),
+    }
+    suites = {"serving": (run_serving, ""), "events": (run_events, "-events")}
+    for suite in args.suite or SUITES:
+        run, suffix = suites[suite]
+        report = {
+            "environment": args.env,
+            "model_version": model.get("version"),
+            "top_k": int(model.get("top_k", 0)),
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "host": {
+                "cpus": os.cpu_count(),
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+            },
+            "note": "client and server share the host's cores",
+            **run(args, context),
+        }
+        RESULTS.mkdir(exist_ok=True)
+        out = RESULTS / f"{args.env}{suffix}.json"
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report["targets"], indent=2))
+        print(f"written to {out}")
 
 
 if __name__ == "__main__":

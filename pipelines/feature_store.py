@@ -18,11 +18,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from recstack_contract.features import FEAST_PROJECT
+from recstack_contract.features import FEAST_PROJECT, VIEWS
 from recstack_contract.redis import from_environment
 from recstack_contract.secrets import REDIS_PASSWORD
 
-from . import schema
 from .config import PipelineConfig
 from .online import redis_connection
 from .serving import keys
@@ -77,10 +76,7 @@ def _registry_exists(repo: Path) -> bool:
 
 
 def _materialize(cfg: PipelineConfig, repo: Path, force: bool) -> bool:
-    tables = (
-        cfg.paths.data_dir / schema.USER_FEATURES_FILE,
-        cfg.paths.data_dir / schema.ITEM_FEATURES_FILE,
-    )
+    tables = tuple(cfg.paths.data_dir / view.file for view in VIEWS)
     digest = fingerprint("materialize", FEAST_PROJECT, files=tables)
     client = redis_connection()
     marker = keys.materialized_marker(cfg.serving.key_prefix)

@@ -3,6 +3,10 @@
 Dense features count clicks of the train split only, so a model evaluated on the holdout
 never sees holdout clicks through its inputs. Every raw user and item gets a row (zero
 activity is a valid feature: it is what a new user looks like at serving time).
+
+The streaming user features (pipelines/streaming/activity.py) are computed from the
+whole interaction log, one row per user and event time: point-in-time rows, which a
+join as of a moment reads without seeing anything later.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from pipelines.data.files import read_json, write_json, write_parquet
 from pipelines.data.validate import RAW_FILES, TIMESTAMP_TYPE, DataError, load_raw
 from pipelines.split import temporal_split
 from pipelines.steps import StepResult, fingerprint
+from pipelines.streaming import activity
 from recstack_contract import features as contract_features
 
 STEP = "features"
 STAMP_FILE = "_features.json"
 # Bump when the features computed here change, so existing tables are rebuilt.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 EVENT_TIMESTAMP = contract_features.EVENT_TIMESTAMP
 
 USER_FEATURE_COLUMNS: tuple[str, ...] = (
@@ -52,7 +57,11 @@ def build(cfg: PipelineConfig) -> StepResult:
         files=tuple(data_dir / name for name in RAW_FILES),
     )
     stamp_path = data_dir / STAMP_FILE
-    outputs = (data_dir / schema.USER_FEATURES_FILE, data_dir / schema.ITEM_FEATURES_FILE)
+    outputs = (
+        data_dir / schema.USER_FEATURES_FILE,
+        data_dir / schema.ITEM_FEATURES_FILE,
+        data_dir / schema.USER_STREAM_FEATURES_FILE,
+    )
     if read_json(stamp_path) == {"fingerprint": digest} and all(p.is_file() for p in outputs):
         return StepResult(STEP, False, {"data_dir": data_dir, "fingerprint": digest})
 
@@ -67,6 +76,8 @@ def build(cfg: PipelineConfig) -> StepResult:
     stamp_path.unlink(missing_ok=True)
     write_parquet(_to_arrow(users, USER_FEATURE_COLUMNS), outputs[0])
     write_parquet(_to_arrow(items, ITEM_FEATURE_COLUMNS), outputs[1])
+    stream = _stream_features(raw.impressions, raw.items)
+    write_parquet(_to_arrow(stream, USER_STREAM_FEATURE_COLUMNS), outputs[2])
     write_json({"fingerprint": digest}, stamp_path)
     return StepResult(
         STEP,
@@ -80,6 +91,15 @@ def build(cfg: PipelineConfig) -> StepResult:
             "as_of": as_of.isoformat(),
         },
     )
+
+
+def _stream_features(impressions: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    categories = dict(zip(items["item_id"], items[schema.ITEM_CATEGORY], strict=True))
+    rows = activity.offline_features(activity.events_from_impressions(impressions), categories)
+    # The log's times are whole microseconds, which the float seconds hold to well
+    # under one: rounding gives them back exactly.
+    stamps = pd.to_datetime(np.round(rows["ts"].to_numpy() * 1e6).astype(np.int64), unit="us")
+    return rows.assign(**{EVENT_TIMESTAMP: stamps.tz_localize("UTC")})
 
 
 def load_features(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -112,6 +132,13 @@ def _with_clicks(
     out[dense] = np.log1p(per_row).astype(np.float32)
     out[EVENT_TIMESTAMP] = as_of
     return out
+
+
+USER_STREAM_FEATURE_COLUMNS: tuple[str, ...] = (
+    "user_id",
+    *contract_features.USER_STREAM_FEATURES.names(),
+    EVENT_TIMESTAMP,
+)
 
 
 def _to_arrow(frame: pd.DataFrame, columns: tuple[str, ...]) -> pa.Table:

@@ -1,14 +1,20 @@
 """The publish step: the online data the filtering stage reads, and the deployed version.
 
-Writes to Redis (key layout in serving/keys.py): each user's interacted items (the
-`seen` sets, replaced as a whole; sets of users absent from the data are removed), the
-configured blocklist entries (added; operators' own entries are never removed), and the
-model hash. A fingerprint stored in Redis makes a repeated publish a no-op.
+Writes to Redis (key layout in serving/keys.py):
+- from the interaction log, only when the log changed: each user's interacted items (the
+  `seen` sets) and activity state (pipelines/streaming/activity.py), replaced as a whole,
+  and those of users absent from the log removed. The stream processor adds to both as
+  events arrive; a new model version leaves them alone, so nothing streamed is lost by
+  a retrain.
+- the configured blocklist entries (added; operators' own entries are never removed)
+  and the model hash.
+Fingerprints stored in Redis make a repeated publish a no-op.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -18,6 +24,7 @@ from .config import PipelineConfig
 from .online import delete_other_users, redis_connection
 from .serving import keys
 from .steps import StepResult, fingerprint
+from .streaming import activity
 
 _CHUNK = 2000
 
@@ -25,17 +32,32 @@ _CHUNK = 2000
 def publish(cfg: PipelineConfig) -> StepResult:
     prefix = cfg.serving.key_prefix
     version = load_latest(cfg.paths.artifacts_dir).version
-    impressions_file = cfg.paths.data_dir / schema.IMPRESSIONS_FILE
-    digest = fingerprint(
-        version, cfg.serving.top_k, list(cfg.serving.blocklist), files=(impressions_file,)
-    )
     client = redis_connection()
+    histories = _publish_histories(client, prefix, cfg.paths.data_dir / schema.IMPRESSIONS_FILE)
+    digest = fingerprint(version, cfg.serving.top_k, list(cfg.serving.blocklist))
     marker = keys.published_marker(prefix)
     if client.get(marker) == digest.encode():
-        return StepResult("publish", False, {"model_version": version})
+        changed = bool(histories["histories_replaced"])
+        return StepResult("publish", changed, {"model_version": version, **histories})
 
-    clicks = pd.read_parquet(impressions_file, columns=["user_id", "item_id", "click"])
-    clicks = clicks[clicks["click"] == 1]
+    if cfg.serving.blocklist:
+        client.sadd(keys.blocked(prefix), *cfg.serving.blocklist)
+    if client.hget(keys.model(prefix), "version") != version.encode():
+        client.hset(
+            keys.model(prefix), mapping={"version": version, "published_at": int(time.time())}
+        )
+    client.hset(keys.model(prefix), "top_k", cfg.serving.top_k)
+    client.set(marker, digest)
+    return StepResult("publish", True, {"model_version": version, **histories})
+
+
+def _publish_histories(client, prefix: str, impressions_file: Path) -> dict[str, int | bool]:
+    digest = fingerprint("histories", files=(impressions_file,))
+    marker = keys.histories_marker(prefix)
+    if client.get(marker) == digest.encode():
+        return {"histories_replaced": False}
+    impressions = pd.read_parquet(impressions_file)
+    clicks = impressions[impressions["click"] == 1]
     seen = clicks.groupby("user_id")["item_id"].unique()
     users = seen.index.to_numpy()
     for start in range(0, len(users), _CHUNK):
@@ -46,16 +68,20 @@ def publish(cfg: PipelineConfig) -> StepResult:
             pipe.sadd(key, *(int(i) for i in seen[user_id]))
         pipe.execute()
     removed = delete_other_users(client, keys.seen, prefix, users)
-    if cfg.serving.blocklist:
-        client.sadd(keys.blocked(prefix), *cfg.serving.blocklist)
-    if client.hget(keys.model(prefix), "version") != version.encode():
-        client.hset(
-            keys.model(prefix), mapping={"version": version, "published_at": int(time.time())}
-        )
-    client.hset(keys.model(prefix), "top_k", cfg.serving.top_k)
+    states = activity.states(activity.events_from_impressions(impressions))
+    active = sorted(states)
+    for start in range(0, len(active), _CHUNK):
+        pipe = client.pipeline(transaction=False)
+        for user_id in active[start : start + _CHUNK]:
+            key = keys.activity(prefix, user_id)
+            pipe.delete(key)
+            pipe.zadd(key, states[user_id])
+        pipe.execute()
+    delete_other_users(client, keys.activity, prefix, active)
     client.set(marker, digest)
-    return StepResult(
-        "publish",
-        True,
-        {"model_version": version, "users_with_history": len(users), "histories_removed": removed},
-    )
+    return {
+        "histories_replaced": True,
+        "users_with_history": len(users),
+        "histories_removed": removed,
+        "users_with_activity": len(active),
+    }

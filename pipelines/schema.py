@@ -13,6 +13,8 @@ Feature tables (written by the `features` step; the Feast offline store reads th
 
 user_features.parquet  user_id, USER_CATEGORICALS, user_activity FLOAT32, event_timestamp
 item_features.parquet  item_id, ITEM_CATEGORICALS, item_popularity FLOAT32, event_timestamp
+user_stream_features.parquet  user_id, user_clicks_1h INT64, user_last_click_category INT64,
+                       event_timestamp: one row per user and event time
 
 Model signatures (ONNX, used by training, the Triton stages and batch scoring):
 
@@ -34,6 +36,10 @@ ITEM_CATEGORICALS: tuple[str, ...] = contract.ITEM_FEATURES.names(contract.INT64
 (USER_DENSE,) = contract.USER_FEATURES.names(contract.FLOAT32)
 (ITEM_DENSE,) = contract.ITEM_FEATURES.names(contract.FLOAT32)
 
+# The category the ordering stage diversifies on and the streaming features report.
+ITEM_CATEGORY = "item_category"
+assert ITEM_CATEGORY in ITEM_CATEGORICALS
+
 USER_KEY = contract.USER.join_key
 ITEM_KEY = contract.ITEM.join_key
 
@@ -53,6 +59,7 @@ ITEMS_FILE = "items.parquet"
 IMPRESSIONS_FILE = "impressions.parquet"
 USER_FEATURES_FILE = contract.USER_FEATURES.file
 ITEM_FEATURES_FILE = contract.ITEM_FEATURES.file
+USER_STREAM_FEATURES_FILE = contract.USER_STREAM_FEATURES.file
 
 USER_FEATURE_VIEW = contract.USER_FEATURES.name
 ITEM_FEATURE_VIEW = contract.ITEM_FEATURES.name

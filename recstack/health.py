@@ -6,6 +6,7 @@ look at when it fails.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import redis
@@ -14,6 +15,7 @@ from confluent_kafka.admin import AdminClient
 from tritonclient.utils import InferenceServerException
 
 from pipelines.serving import keys
+from pipelines.streaming import status as processor_status
 from pipelines.streaming.kafka_client import client_config
 from recstack_contract.kafka import KafkaEndpoint
 from recstack_contract.secrets import TRITON_ADMIN_TOKEN
@@ -152,9 +154,41 @@ def check_triton(url: str, admin_token: str) -> Check:
     return Check("triton", url, True, f"{len(states)} models ready")
 
 
+def check_stream_processor(where: Endpoints, password: str, name: str) -> Check:
+    hint = service_hint("stream-processor") + f" on {name}"
+    try:
+        state = processor_status.read(where.redis_client(password), where.key_prefix, name)
+    except redis.RedisError as exc:
+        return Check("stream-processor", name, False, f"Redis: {exc}", service_hint("redis"))
+    if not state:
+        return Check("stream-processor", name, False, "has never reported", hint)
+    age = time.time() - float(state["reported_at"])
+    if age > processor_status.STALE_AFTER_S:
+        return Check("stream-processor", name, False, f"last report {age:.0f} s ago", hint)
+    if state["joined"] != "true":
+        return Check(
+            "stream-processor",
+            name,
+            False,
+            "not in its consumer group yet",
+            "the brokers must be reachable from the trainer: recstack status (kafka), then "
+            "the processor's log",
+        )
+    dead = int(state["dead_lettered"])
+    detail = (
+        f"lag {state['lag']} events, partitions [{state['partitions']}], "
+        f"{state['applied']} applied, {dead} dead-lettered, newest applied event "
+        f"{state['applied_delay_s']} s old when applied"
+    )
+    return Check("stream-processor", name, True, detail)
+
+
 def check_all(endpoints: Endpoints, password: str, triton_admin_token: str) -> list[Check]:
     checks = [check_redis(endpoints, host, password) for host in endpoints.redis_hosts]
     checks.append(check_kafka(endpoints.kafka, endpoints.kafka_topics))
+    checks += [
+        check_stream_processor(endpoints, password, name) for name in endpoints.stream_processors
+    ]
     checks += [
         check_triton(endpoints.http_url(host), triton_admin_token)
         for host in endpoints.triton_hosts

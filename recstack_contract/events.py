@@ -23,8 +23,9 @@ MAX_EVENT_ID_LENGTH = 64
 # How far ahead of the consumer's clock an event's ts may be (producers' clock skew).
 MAX_FUTURE_S = 300.0
 
-# Why a message is no valid event (InvalidEvent.reason).
-REASONS = (
+# Why a message is no valid event (InvalidEvent.reason): what decode() finds wrong in
+# the message itself, then what the stream processor finds against the deployed dataset.
+DECODE_REASONS = (
     "not_utf8",
     "invalid_json",
     "not_an_object",
@@ -35,6 +36,8 @@ REASONS = (
     "future_ts",
     "key_mismatch",
 )
+DATASET_REASONS = ("unknown_user", "unknown_item")
+REASONS = DECODE_REASONS + DATASET_REASONS
 _FIELDS: dict[str, tuple[type, ...]] = {
     "event_id": (str,),
     "user_id": (int,),

@@ -73,8 +73,23 @@ ITEM_FEATURES = FeatureView(
         Feature("item_popularity", FLOAT32),
     ),
 )
+# Kept current by the stream processor from interaction events, and computed offline from
+# the interaction log by the same definitions (pipelines/streaming/activity.py): values
+# as of the user's latest event.
+USER_STREAM_FEATURES = FeatureView(
+    "user_stream_features",
+    USER,
+    "user_stream_features.parquet",
+    (
+        # Clicks in the hour up to the user's latest event.
+        Feature("user_clicks_1h", INT64),
+        # Category of the user's latest click; NO_CATEGORY before the first one.
+        Feature("user_last_click_category", INT64),
+    ),
+)
+NO_CATEGORY = -1
 ENTITIES: tuple[Entity, ...] = (USER, ITEM)
-VIEWS: tuple[FeatureView, ...] = (USER_FEATURES, ITEM_FEATURES)
+VIEWS: tuple[FeatureView, ...] = (USER_FEATURES, ITEM_FEATURES, USER_STREAM_FEATURES)
 
 
 def as_dict() -> dict[str, Any]:

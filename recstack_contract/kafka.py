@@ -29,8 +29,18 @@ PROBES = Topic("recstack.probes", 1, "smoke tests' produce/consume round trips; 
 FEATURES = Topic("recstack.features", 3, "feature updates from trainers")
 # Keyed by user id, so one user's events stay in order.
 INTERACTIONS = Topic("recstack.interactions", 3, "interaction events from clients")
+# Messages the stream processor refused, unchanged, with the reason in their headers
+# (INTERACTIONS_DLQ_HEADERS): partitioned like the interactions topic.
+INTERACTIONS_DLQ = Topic(
+    "recstack.interactions.dlq", 3, "interaction messages the stream processor refused"
+)
 EMBEDDINGS = Topic("recstack.embeddings", 3, "embedding updates in the HPS wire format")
-TOPICS: tuple[Topic, ...] = (PROBES, FEATURES, INTERACTIONS, EMBEDDINGS)
+TOPICS: tuple[Topic, ...] = (PROBES, FEATURES, INTERACTIONS, INTERACTIONS_DLQ, EMBEDDINGS)
+# Headers of a dead-lettered message: why (recstack_contract.events.REASONS), what was
+# wrong, and where it came from (partition and offset in the interactions topic).
+INTERACTIONS_DLQ_HEADERS = ("reason", "detail", "source_partition", "source_offset")
+# The stream processor's consumer group: its committed offsets are its progress (lag).
+STREAM_PROCESSOR_GROUP = "recstack.stream-processor"
 
 # How clients authenticate: the local/testbed broker takes PLAINTEXT; MSK takes IAM or
 # SCRAM, always over TLS.
@@ -149,6 +159,7 @@ def _variable(name: str) -> str:
 def as_dict() -> dict[str, Any]:
     return {
         "topics": [asdict(t) for t in TOPICS],
+        "stream_processor_group": STREAM_PROCESSOR_GROUP,
         "auth_modes": list(AUTH_MODES),
         "environment_prefix": ENVIRONMENT_PREFIX,
     }

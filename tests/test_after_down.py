@@ -43,6 +43,18 @@ def test_no_service_process_is_left() -> None:
     assert not left, f"still running after down: {sorted(left)}"
 
 
+def test_no_stream_processor_is_left() -> None:
+    # Its process is a Python interpreter: known by its module, not its name.
+    own = os.readlink("/proc/self/ns/net")
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and os.readlink(proc / "ns" / "net") == own:
+                command = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        assert b"pipelines.streaming.processor" not in command, f"pid {proc.name} still runs"
+
+
 @pytest.mark.parametrize("port", PORTS)
 def test_nothing_listens_on_the_service_ports(port: int) -> None:
     with socket.socket() as probe:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from recstack_contract.events import MAX_FUTURE_S, REASONS, Event, InvalidEvent, decode
+from recstack_contract.events import DECODE_REASONS, MAX_FUTURE_S, Event, InvalidEvent, decode
 
 NOW = 1_790_000_000.0
 VALID = {"event_id": "e-1", "user_id": 23, "item_id": 5, "type": "click", "ts": NOW - 1}
@@ -56,7 +56,7 @@ def test_an_invalid_message_is_refused_with_its_reason(
 
 
 def test_every_reason_has_a_case_and_no_case_an_undeclared_reason() -> None:
-    assert {case[2] for case in INVALID} == set(REASONS)
+    assert {case[2] for case in INVALID} == set(DECODE_REASONS)
 
 
 def test_an_event_at_the_future_limit_is_accepted() -> None:

@@ -10,8 +10,16 @@ import redis
 from feast.infra.online_stores.helpers import _mmh3, _redis_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
+from google.protobuf.timestamp_pb2 import Timestamp
 
-from pipelines.serving.feast_layout import FeastViewLayout, decode_value, feature_field, read_rows
+from pipelines.serving.feast_layout import (
+    FeastViewLayout,
+    decode_value,
+    encode_int64,
+    encode_timestamp,
+    feature_field,
+    read_rows,
+)
 
 LAYOUT = FeastViewLayout(
     project="recstack", view="user_features", join_key="user_id", features=("a", "b")
@@ -24,6 +32,19 @@ def test_entity_key_matches_feast(entity_id: int) -> None:
     assert LAYOUT.entity_key(entity_id) == _redis_key(
         "recstack", key, entity_key_serialization_version=3
     )
+
+
+@pytest.mark.parametrize("value", [0, 1, -1, 300, 2**40, -(2**63), 2**63 - 1])
+def test_int64_values_are_encoded_as_protobuf_does(value: int) -> None:
+    assert encode_int64(value) == Value(int64_val=value).SerializeToString()
+    assert decode_value(encode_int64(value)) == float(value)
+
+
+@pytest.mark.parametrize("seconds", [0.0, 1.5, 1_700_000_000.0, 1_700_000_123.456789])
+def test_timestamps_are_encoded_as_protobuf_does(seconds: float) -> None:
+    whole, nanos = divmod(round(seconds * 1e9), 10**9)
+    expected = Timestamp(seconds=whole, nanos=nanos).SerializeToString()
+    assert encode_timestamp(seconds) == expected
 
 
 def test_field_hashes_match_feast() -> None:

@@ -19,6 +19,7 @@ from pipelines.data.synthetic import generate
 from pipelines.data.validate import RAW_FILES, DataError, load_raw, validate_raw
 from pipelines.features import build, load_features
 from pipelines.split import temporal_split
+from recstack_contract.features import NO_CATEGORY
 
 
 def tiny_data_config(root: Path, seed: int = 7, source: str = "synthetic") -> PipelineConfig:
@@ -267,11 +268,36 @@ def test_features_cover_every_user_and_item_and_count_train_clicks(cfg: Pipeline
     )
 
 
+def test_stream_features_are_point_in_time_rows_of_the_log(cfg: PipelineConfig) -> None:
+    build(cfg)
+    raw = load_raw(cfg.paths.data_dir)
+    rows = pd.read_parquet(cfg.paths.data_dir / schema.USER_STREAM_FEATURES_FILE)
+    log = raw.impressions
+    assert len(rows) == len(log[["user_id", "timestamp"]].drop_duplicates())
+    category = raw.items.set_index("item_id")[schema.ITEM_CATEGORY]
+    # Checked row by row the slow way, on a sample of users.
+    for user in sorted(log["user_id"].unique())[:25]:
+        mine = log[log["user_id"] == user]
+        clicks = mine[mine["click"] == 1].sort_values("timestamp", kind="stable")
+        for row in rows[rows["user_id"] == user].itertuples():
+            at = row.event_timestamp
+            assert at in set(mine["timestamp"])
+            before = clicks[clicks["timestamp"] <= at]
+            in_hour = before[before["timestamp"] > at - pd.Timedelta(hours=1)]
+            assert row.user_clicks_1h == len(in_hour)
+            if before.empty:
+                assert row.user_last_click_category == NO_CATEGORY
+            elif (before["timestamp"] == before["timestamp"].max()).sum() == 1:
+                assert row.user_last_click_category == category[before["item_id"].iloc[-1]]
+    assert (rows["user_clicks_1h"] > 1).any()
+
+
 def test_features_are_idempotent(cfg: PipelineConfig) -> None:
     build(cfg)
     outputs = [
         cfg.paths.data_dir / schema.USER_FEATURES_FILE,
         cfg.paths.data_dir / schema.ITEM_FEATURES_FILE,
+        cfg.paths.data_dir / schema.USER_STREAM_FEATURES_FILE,
     ]
     before = mtimes(outputs)
     assert not build(cfg).changed

@@ -7,18 +7,27 @@ import dataclasses
 import time
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 import redis
 from tiny import tiny_config
 
+from pipelines import publish as publish_module
+from pipelines import schema
 from pipelines.batch import batch
 from pipelines.config import PipelineConfig, ServingConfig
 from pipelines.data.synthetic import generate
 from pipelines.features import build
 from pipelines.publish import publish
 from pipelines.serving import keys
+from pipelines.streaming import activity
 from pipelines.train.run import train
 from recstack_contract.redis import RedisConnection
+
+
+@dataclasses.dataclass(frozen=True)
+class Latest:
+    version: str
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -67,6 +76,26 @@ def test_publish_writes_histories_blocklist_and_model(
     assert publish(cfg).changed is False
 
 
+def test_publish_seeds_activity_from_the_log_and_a_new_model_keeps_streamed_history(
+    cfg: PipelineConfig, client: redis.Redis
+) -> None:
+    publish(cfg)
+    impressions = pd.read_parquet(cfg.paths.data_dir / schema.IMPRESSIONS_FILE)
+    states = activity.states(activity.events_from_impressions(impressions))
+    user = min(states)
+    stored = client.zrange(keys.activity("t", user), 0, -1, withscores=True)
+    assert {m.decode(): score for m, score in stored} == states[user]
+    assert len(list(client.scan_iter("t:activity:*"))) == len(states)
+    # A click streamed in since, then a retrained model is published.
+    client.sadd(keys.seen("t", user), 123456)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(publish_module, "load_latest", lambda _: Latest("v-next"))
+        result = publish(cfg)
+    assert result.changed and result.details["histories_replaced"] is False
+    assert client.sismember(keys.seen("t", user), 123456)
+    assert client.hget(keys.model("t"), "version") == b"v-next"
+
+
 def test_publish_keeps_operator_blocklist_entries(cfg: PipelineConfig, client: redis.Redis) -> None:
     client.sadd(keys.blocked("t"), 99)
     publish(dataclasses.replace(cfg, serving=dataclasses.replace(cfg.serving, blocklist=(1, 2, 3))))
@@ -101,7 +130,7 @@ def test_records_of_users_absent_from_the_data_are_removed(
     gone = 999_999
     client.sadd(keys.seen("t", gone), 1)
     client.hset(keys.topk("t", gone), "items", "1")
-    client.delete(keys.published_marker("t"), keys.batch_marker("t"))
+    client.delete(keys.histories_marker("t"), keys.batch_marker("t"))
     assert publish(cfg).details["histories_removed"] == 1
     assert batch(cfg).details["stale_removed"] == 1
     assert not client.exists(keys.seen("t", gone), keys.topk("t", gone))

@@ -141,7 +141,7 @@ def build_catalog(item_features: pd.DataFrame) -> Catalog:
         item_ids=table[schema.ITEM_KEY].to_numpy(np.int64),
         sparse=table[list(schema.ITEM_SPARSE)].to_numpy(np.int64),
         dense=table[[schema.ITEM_DENSE]].to_numpy(np.float32),
-        category=table["item_category"].to_numpy(np.int64),
+        category=table[schema.ITEM_CATEGORY].to_numpy(np.int64),
     )
 
 

@@ -92,6 +92,38 @@ def decode_value(raw: bytes | None) -> float | None:
     raise ValueError(f"unsupported feast value (field {number}, wire type {wire_type})")
 
 
+def encode_int64(value: int) -> bytes:
+    """A serialized feast Value holding int64_val (a oneof member: written even when 0)."""
+    return b"\x20" + _encode_varint(value & ((1 << 64) - 1))
+
+
+def encode_timestamp(seconds: float) -> bytes:
+    """A serialized google.protobuf.Timestamp, as Feast stores in "_ts:<view>": whole
+    seconds and nanoseconds, each left out when zero (proto3 defaults)."""
+    nanos_total = round(seconds * 1_000_000_000)
+    whole, nanos = divmod(nanos_total, 1_000_000_000)
+    out = b""
+    if whole:
+        out += b"\x08" + _encode_varint(whole & ((1 << 64) - 1))
+    if nanos:
+        out += b"\x10" + _encode_varint(nanos)
+    return out
+
+
+def timestamp_field(view: str) -> bytes:
+    """The hash field of a view's event timestamp."""
+    return f"_ts:{view}".encode()
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def _varint(raw: bytes, pos: int) -> tuple[int, int]:
     value = shift = 0
     while True:

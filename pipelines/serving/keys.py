@@ -6,9 +6,15 @@
 {prefix}:topk:{user_id}   HASH of the offline batch result: items (comma-separated ids,
                           best first), scores, model_version, generated_at (unix seconds)
 {prefix}:model            HASH describing what is deployed: version, published_at, top_k
+{prefix}:activity:{user_id}  ZSET of the user's recent clicks and latest event time, the
+                          state the streaming features are computed from
+                          (pipelines/streaming/activity.py)
+{prefix}:stream-processor:{host}  HASH, a stream processor's state and counters, rewritten
+                          every few seconds (recstack status reads it)
 
 Markers that make the pipeline steps idempotent (the fingerprint of their last inputs):
 {prefix}:published            STRING, the publish step's
+{prefix}:histories            STRING, the publish step's for the seen and activity sets
 {prefix}:batch                HASH, the batch step's: fingerprint, model_version,
                               generated_at, users
 {prefix}:feast:materialized   STRING, the feature-store step's materialization
@@ -24,6 +30,18 @@ def seen(prefix: str, user_id: int) -> str:
 def seen_pattern(prefix: str) -> str:
     """SCAN pattern of every user's history key."""
     return f"{prefix}:seen:*"
+
+
+def activity(prefix: str, user_id: int) -> str:
+    return f"{prefix}:activity:{user_id}"
+
+
+def stream_processor(prefix: str, host: str) -> str:
+    return f"{prefix}:stream-processor:{host}"
+
+
+def stream_processor_pattern(prefix: str) -> str:
+    return f"{prefix}:stream-processor:*"
 
 
 def blocked(prefix: str) -> str:
@@ -44,6 +62,10 @@ def model(prefix: str) -> str:
 
 def published_marker(prefix: str) -> str:
     return f"{prefix}:published"
+
+
+def histories_marker(prefix: str) -> str:
+    return f"{prefix}:histories"
 
 
 def batch_marker(prefix: str) -> str:

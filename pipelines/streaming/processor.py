@@ -1,0 +1,343 @@
+"""The stream processor: interaction events → user histories and streaming features.
+
+`python -m pipelines.streaming.processor --config pipeline.yml` runs as the supervised
+service recstack-stream-processor on the trainer hosts, in the consumer group
+STREAM_PROCESSOR_GROUP. Redis comes from RECSTACK_REDIS_*, the brokers from
+RECSTACK_KAFKA_* (the contract's environment), like every recstack client.
+
+Per batch (up to BATCH_MAX messages: under a burst the batches grow and the Redis writes
+stay two pipelined round trips, instead of one per event):
+1. decode every message (recstack_contract.events) and check its user and item against
+   the deployed dataset; a refused message goes, unchanged, to the dead-letter topic with
+   the reason in its headers (INTERACTIONS_DLQ_HEADERS), and is counted;
+2. apply the valid events (store.py: idempotent writes);
+3. wait until the broker acknowledged the dead letters;
+4. only then commit the batch's offsets.
+A crash anywhere before 4 replays the batch, which changes nothing that was applied
+(effectively once). Redis or the broker failing past the client's retries ends the
+process without committing; the service manager starts it again.
+
+Every status.INTERVAL_S the processor writes its state (counters, lag, how old the
+newest applied event was) to its status record (status.py), which `recstack status`
+shows, and prints the same line to its log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+
+from recstack_contract.events import Event, InvalidEvent, decode
+from recstack_contract.kafka import (
+    INTERACTIONS,
+    INTERACTIONS_DLQ,
+    INTERACTIONS_DLQ_HEADERS,
+    STREAM_PROCESSOR_GROUP,
+    KafkaEndpoint,
+    from_environment,
+)
+
+from .. import schema
+from ..config import load_config
+from ..online import redis_connection
+from . import status
+from .kafka_client import client_config
+from .store import ActivityStore
+
+# The freshness objective: an event produced is reflected in the served answer within
+# this (the smoke tests check a click; `make bench` measures p50/p95/p99 under load).
+FRESHNESS_SLO_S = 1.0
+BATCH_MAX = 2000
+POLL_S = 0.05
+DLQ_FLUSH_TIMEOUT_S = 30.0
+LAG_QUERY_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Known:
+    """The deployed dataset's users, and its items with their categories."""
+
+    users: frozenset[int]
+    categories: dict[int, int]
+    # dataset_version() when loaded: a new dataset (recstack up) is picked up live.
+    version: tuple[int, ...]
+
+    @classmethod
+    def load(cls, data_dir: Path) -> Known:
+        users = pd.read_parquet(data_dir / schema.USERS_FILE, columns=[schema.USER_KEY])
+        items = pd.read_parquet(
+            data_dir / schema.ITEMS_FILE, columns=[schema.ITEM_KEY, schema.ITEM_CATEGORY]
+        )
+        ids, categories = items[schema.ITEM_KEY].tolist(), items[schema.ITEM_CATEGORY].tolist()
+        return cls(
+            users=frozenset(users[schema.USER_KEY].tolist()),
+            categories=dict(zip(ids, categories, strict=True)),
+            version=dataset_version(data_dir),
+        )
+
+    def check(self, event: Event) -> None:
+        if event.user_id not in self.users:
+            raise InvalidEvent("unknown_user", f"user {event.user_id} is not in the dataset")
+        if event.item_id not in self.categories:
+            raise InvalidEvent("unknown_item", f"item {event.item_id} is not in the dataset")
+
+
+def dataset_version(data_dir: Path) -> tuple[int, ...]:
+    return tuple(
+        (data_dir / name).stat().st_mtime_ns for name in (schema.USERS_FILE, schema.ITEMS_FILE)
+    )
+
+
+@dataclass
+class Counters:
+    consumed: int = 0
+    applied: int = 0
+    dead_lettered: Counter[str] = field(default_factory=Counter)
+    batches: int = 0
+    largest_batch: int = 0
+    # Seconds between the newest applied event's ts and its application.
+    applied_delay_s: float = 0.0
+
+
+class StreamProcessor:
+    def __init__(
+        self,
+        consumer: Consumer,
+        dead_letters: Producer,
+        store: ActivityStore,
+        known: Known,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._consumer = consumer
+        self._dead_letters = dead_letters
+        self._store = store
+        self.known = known
+        self._clock = clock
+        self.counters = Counters()
+        # Set by the first partition assignment (possibly empty): the processor is in its
+        # group, which is when the deployment counts it as started.
+        self.joined = False
+
+    def on_assign(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+        self.joined = True
+
+    def handle(self, messages: list[Message]) -> None:
+        """Apply one batch and commit it (steps 1-4 above)."""
+        now = self._clock()
+        valid: list[Event] = []
+        ends: dict[tuple[str, int], int] = {}
+        for message in messages:
+            if message.error() is not None:
+                print(f"consumer error: {message.error()}", file=sys.stderr, flush=True)
+                continue
+            ends[(message.topic(), message.partition())] = message.offset() + 1
+            try:
+                event = decode(message.key(), message.value(), now)
+                self.known.check(event)
+            except InvalidEvent as refused:
+                self._dead_letter(message, refused)
+                continue
+            valid.append(event)
+        if valid:
+            self._store.apply(valid)
+        if self._dead_letters.flush(DLQ_FLUSH_TIMEOUT_S):
+            raise RuntimeError("the broker did not acknowledge the dead-lettered messages")
+        if ends:
+            offsets = [TopicPartition(t, p, offset) for (t, p), offset in ends.items()]
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        counters = self.counters
+        counters.consumed += len(messages)
+        counters.applied += len(valid)
+        counters.batches += 1
+        counters.largest_batch = max(counters.largest_batch, len(messages))
+        if valid:
+            counters.applied_delay_s = self._clock() - max(e.ts for e in valid)
+
+    def _dead_letter(self, message: Message, refused: InvalidEvent) -> None:
+        self.counters.dead_lettered[refused.reason] += 1
+        values = (refused.reason, refused.detail, str(message.partition()), str(message.offset()))
+
+        def delivered(error, _message) -> None:
+            if error is not None:
+                raise RuntimeError(f"dead letter not delivered: {error}")
+
+        self._dead_letters.produce(
+            INTERACTIONS_DLQ.name,
+            key=message.key(),
+            value=message.value(),
+            headers=list(zip(INTERACTIONS_DLQ_HEADERS, values, strict=True)),
+            on_delivery=delivered,
+        )
+
+    def reload_if_changed(self, data_dir: Path) -> None:
+        if dataset_version(data_dir) != self.known.version:
+            self.known = Known.load(data_dir)
+            self._store.categories = self.known.categories
+            print(f"dataset reloaded: {len(self.known.users)} users", flush=True)
+
+    def lag(self) -> int:
+        """Messages on the assigned partitions not yet consumed (against the end offsets
+        the broker reported with its last fetch responses)."""
+        assigned = self._consumer.assignment()
+        if not assigned:
+            return 0
+        positions = self._consumer.position(assigned)
+        # Before its first fetch a partition has no position: it resumes from its commit.
+        unknown = [p for p in positions if p.offset < 0]
+        if unknown:
+            committed = self._consumer.committed(unknown, timeout=LAG_QUERY_TIMEOUT_S)
+            positions = [p for p in positions if p.offset >= 0] + committed
+        total = 0
+        for partition in positions:
+            low, high = self._consumer.get_watermark_offsets(partition, cached=True)
+            if high < 0:
+                continue
+            total += max(0, high - (partition.offset if partition.offset >= 0 else low))
+        return total
+
+    def report(self, name: str, started_at: float) -> dict[str, str]:
+        counters = self.counters
+        fields = {
+            "name": name,
+            "pid": os.getpid(),
+            "started_at": started_at,
+            "reported_at": self._clock(),
+            "consumed": counters.consumed,
+            "applied": counters.applied,
+            "dead_lettered": sum(counters.dead_lettered.values()),
+            "batches": counters.batches,
+            "largest_batch": counters.largest_batch,
+            "applied_delay_s": round(counters.applied_delay_s, 3),
+            "lag": self.lag(),
+            "partitions": ",".join(str(p.partition) for p in self._consumer.assignment()),
+            "joined": "true" if self.joined else "false",
+        }
+        for reason, count in counters.dead_lettered.items():
+            fields[f"dead_lettered:{reason}"] = count
+        return {key: str(value) for key, value in fields.items()}
+
+
+def consumer_config(endpoint: KafkaEndpoint) -> dict:
+    return {
+        **client_config(endpoint),
+        "group.id": STREAM_PROCESSOR_GROUP,
+        # Commits follow the writes (handle()), never a timer.
+        "enable.auto.commit": False,
+        # A new group starts at the oldest event: none is skipped, replays are harmless.
+        "auto.offset.reset": "earliest",
+        # A member that died is replaced after this; the local broker also makes a
+        # joining member wait about half of it (23 s with the 45 s default).
+        "session.timeout.ms": 6000,
+        # The local broker answers a fetch only when its wait is over, even if events
+        # arrived meanwhile: the default 500 ms would be most of the freshness budget.
+        # MSK answers as soon as data arrives; there this only bounds idle polling.
+        "fetch.wait.max.ms": 50,
+    }
+
+
+def run(config_path: Path, name: str, stop: threading.Event) -> None:
+    cfg = load_config(config_path)
+    endpoint = from_environment()
+    client = redis_connection()
+    known = Known.load(cfg.paths.data_dir)
+    prefix = cfg.serving.key_prefix
+    consumer = Consumer(consumer_config(endpoint))
+    processor = StreamProcessor(
+        consumer,
+        Producer({**client_config(endpoint), "acks": "all", "linger.ms": 5}),
+        ActivityStore(client, prefix, known.categories),
+        known,
+    )
+    consumer.subscribe([INTERACTIONS.name], on_assign=processor.on_assign)
+    started_at = time.time()
+    print(
+        f"stream processor {name}: group {STREAM_PROCESSOR_GROUP}, topic {INTERACTIONS.name}, "
+        f"{len(known.users)} users, {len(known.categories)} items",
+        flush=True,
+    )
+    next_status = 0.0
+    try:
+        while not stop.is_set():
+            was_joined = processor.joined
+            messages = consumer.consume(num_messages=BATCH_MAX, timeout=POLL_S)
+            if messages:
+                processor.handle(messages)
+            if time.time() >= next_status or processor.joined != was_joined:
+                processor.reload_if_changed(cfg.paths.data_dir)
+                state = processor.report(name, started_at)
+                status.write(client, prefix, name, state)
+                print(_log_line(state), flush=True)
+                next_status = time.time() + status.INTERVAL_S
+    finally:
+        consumer.close()  # leaves the group now: its partitions move without a timeout
+
+
+def _log_line(state: dict[str, str]) -> str:
+    return (
+        f"consumed {state['consumed']} applied {state['applied']} "
+        f"dead-lettered {state['dead_lettered']} lag {state['lag']} "
+        f"delay {state['applied_delay_s']} s partitions [{state['partitions']}]"
+    )
+
+
+def wait_ready(config_path: Path, name: str, timeout_s: float) -> None:
+    """Return once the processor `name` on this host runs and is in its group: its status
+    says it joined, and the process that wrote it is alive (a stopped predecessor's
+    status names a process that is gone)."""
+    cfg = load_config(config_path)
+    client = redis_connection()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = status.read(client, cfg.serving.key_prefix, name)
+        if state.get("joined") == "true" and Path(f"/proc/{state['pid']}").exists():
+            print(
+                f"stream processor {name} is in group {STREAM_PROCESSOR_GROUP}: {_log_line(state)}"
+            )
+            return
+        time.sleep(0.2)
+    sys.exit(
+        f"stream processor {name} did not join group {STREAM_PROCESSOR_GROUP} within "
+        f"{timeout_s:g} s: see its log (/var/log/recstack/stream-processor/) and check the "
+        "brokers (recstack status)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.streaming.processor")
+    parser.add_argument("--config", type=Path, required=True, help="the pipeline config file")
+    parser.add_argument(
+        "--name",
+        default=os.environ.get("RECSTACK_PROCESSOR_NAME") or socket.gethostname(),
+        help="this processor's name in recstack status (default: the host name)",
+    )
+    parser.add_argument(
+        "--wait-ready",
+        type=float,
+        metavar="SECONDS",
+        help="do not process: wait until the running processor is in its group",
+    )
+    args = parser.parse_args(argv)
+    if args.wait_ready is not None:
+        wait_ready(args.config, args.name, args.wait_ready)
+        return
+    stop = threading.Event()
+    # TERM/INT: finish and commit the batch in hand, then leave the group.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    run(args.config, args.name, stop)
+
+
+if __name__ == "__main__":
+    main()
