@@ -7,9 +7,11 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 from recstack import endpoints, environments, health, rehearsal
 
@@ -30,40 +32,62 @@ def known_users(local: endpoints.Endpoints, live_redis: redis.Redis) -> list[int
     return health.users_with_history(live_redis, local.key_prefix)
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """A throwaway real redis-server on a free port (no persistence)."""
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    workdir = tmp_path_factory.mktemp("redis")
+        return probe.getsockname()[1]
+
+
+def _start_redis(workdir: Path, *options: str) -> tuple[subprocess.Popen, int]:
+    """A real redis-server on a free port (no persistence), once it answers."""
+    port = _free_port()
+    command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
     process = subprocess.Popen(
-        [
-            "redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
+        [*command, "--dir", str(workdir), *options], stdout=subprocess.DEVNULL
     )
     client = redis.Redis(port=port)
     for _ in range(100):
         try:
             client.ping()
-            break
+            return process, port
         except redis.ConnectionError:
             time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail("redis-server did not start (is Debian's redis-server installed?)")
+    process.kill()
+    pytest.fail("redis-server did not start (is Debian's redis-server installed?)")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A throwaway real redis-server on a free port (no persistence)."""
+    process, port = _start_redis(tmp_path_factory.mktemp("redis"))
     yield "127.0.0.1", port
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A throwaway three-master Redis cluster, for what must also work across slots."""
+    nodes = [
+        _start_redis(tmp_path_factory.mktemp("cluster"), "--cluster-enabled", "yes")
+        for _ in range(3)
+    ]
+    addresses = [f"127.0.0.1:{port}" for _, port in nodes]
+    subprocess.run(
+        ["redis-cli", "--cluster", "create", *addresses, "--cluster-yes"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    client = RedisCluster(host="127.0.0.1", port=nodes[0][1])
+    for _ in range(100):
+        if client.cluster_info().get("cluster_state") == "ok":
+            break
+        time.sleep(0.05)
+    yield client
+    client.close()
+    for process, _ in nodes:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

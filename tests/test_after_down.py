@@ -46,13 +46,18 @@ def test_no_service_process_is_left() -> None:
 def test_no_stream_processor_is_left() -> None:
     # Its process is a Python interpreter: known by its module, not its name.
     own = os.readlink("/proc/self/ns/net")
+    left = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and os.readlink(proc / "ns" / "net") == own:
-                command = (proc / "cmdline").read_bytes()
+            if (
+                proc.name.isdigit()
+                and os.readlink(proc / "ns" / "net") == own
+                and b"pipelines.streaming.processor" in (proc / "cmdline").read_bytes()
+            ):
+                left.append(proc.name)
         except OSError:
             continue
-        assert b"pipelines.streaming.processor" not in command, f"pid {proc.name} still runs"
+    assert not left, f"stream processor still running after down: pids {left}"
 
 
 @pytest.mark.parametrize("port", PORTS)

@@ -1,6 +1,6 @@
 """The streaming features: the online path (the activity script and the Feast row, on a
-real Redis) gives exactly what the offline computation gives for the same events, in any
-order, in any batches, applied once or twice."""
+real Redis, standalone and cluster) gives exactly what the offline computation gives for
+the same events, in any order, in any batches, applied once or twice."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 from pipelines.serving import feast_layout, keys
 from pipelines.streaming import activity
@@ -44,10 +45,13 @@ def frame(events: list[Event]) -> pd.DataFrame:
     return pd.DataFrame([e.__dict__ for e in events])
 
 
-@pytest.fixture
-def client(redis_server: tuple[str, int]) -> redis.Redis:
-    host, port = redis_server
-    connection = redis.Redis(host=host, port=port)
+@pytest.fixture(params=["standalone", "cluster"])
+def client(request: pytest.FixtureRequest) -> redis.Redis | RedisCluster:
+    if request.param == "cluster":
+        connection = request.getfixturevalue("redis_cluster")
+    else:
+        host, port = request.getfixturevalue("redis_server")
+        connection = redis.Redis(host=host, port=port)
     connection.flushall()
     return connection
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from recstack_contract.events import Event, InvalidEvent, decode
 from recstack_contract.kafka import (
@@ -156,7 +156,12 @@ class StreamProcessor:
             raise RuntimeError("the broker did not acknowledge the dead-lettered messages")
         if ends:
             offsets = [TopicPartition(t, p, offset) for (t, p), offset in ends.items()]
-            self._consumer.commit(offsets=offsets, asynchronous=False)
+            try:
+                self._consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as error:
+                # A rebalance took the partitions meanwhile: their new owner applies the
+                # batch again, which changes nothing. Crashing would only rebalance again.
+                print(f"commit refused, the batch will be replayed: {error}", flush=True)
         counters = self.counters
         counters.consumed += len(messages)
         counters.applied += len(valid)

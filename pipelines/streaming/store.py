@@ -54,7 +54,9 @@ class ActivityStore:
                 is_click = event.type == "click"
                 member = activity.click_member(event.event_id, event.item_id) if is_click else ""
                 arguments += [repr(float(event.ts)), "1" if is_click else "0", member]
-            pipe.eval(activity.APPLY_SCRIPT, 1, keys.activity(self._prefix, user), *arguments)
+            key = keys.activity(self._prefix, user)
+            # As a raw command: cluster pipelines refuse eval() but route EVAL by its key.
+            pipe.execute_command("EVAL", activity.APPLY_SCRIPT, 1, key, *arguments)
             history = {e.item_id for e in by_user[user] if e.type in HISTORY_TYPES}
             if history:
                 pipe.sadd(keys.seen(self._prefix, user), *sorted(history))
