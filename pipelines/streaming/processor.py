@@ -19,7 +19,7 @@ process without committing; the service manager starts it again.
 
 Every status.INTERVAL_S the processor writes its state (counters, lag, how old the
 newest applied event was) to its status record (status.py), which `recstack status`
-shows, and prints the same line to its log.
+shows, and logs the same line whenever it changed.
 """
 
 from __future__ import annotations
@@ -273,6 +273,7 @@ def run(config_path: Path, name: str, stop: threading.Event) -> None:
         flush=True,
     )
     next_status = 0.0
+    logged = ""
     try:
         while not stop.is_set():
             was_joined = processor.joined
@@ -283,7 +284,10 @@ def run(config_path: Path, name: str, stop: threading.Event) -> None:
                 processor.reload_if_changed(cfg.paths.data_dir)
                 state = processor.report(name, started_at)
                 status.write(client, prefix, name, state)
-                print(_log_line(state), flush=True)
+                # The log gets a line when something changed, not every report.
+                if (line := _log_line(state)) != logged:
+                    print(line, flush=True)
+                    logged = line
                 next_status = time.time() + status.INTERVAL_S
     finally:
         consumer.close()  # leaves the group now: its partitions move without a timeout
