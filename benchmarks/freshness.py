@@ -102,8 +102,10 @@ def under_load(
     rng = np.random.default_rng(seed)
     probe_users = [int(u) for u in rng.choice(np.asarray(user_ids), size=10_000)]
     delays = []
-    while clients.is_alive():
-        delay = probe(url, producer, probe_users[len(delays)])
+    for user in probe_users:
+        if not clients.is_alive():
+            break
+        delay = probe(url, producer, user)
         if delay is not None:
             delays.append(delay)
     clients.join()
@@ -112,6 +114,8 @@ def under_load(
     summary = SIMULATED.search(" ".join((output or "").split()))
     if simulate.returncode != 0 or summary is None:
         raise RuntimeError(f"the event load failed: {(output or '')[-2000:]}")
+    if not delays:
+        raise RuntimeError("no probe found an answer to click in: is the ensemble serving?")
     values = np.asarray(delays)
     return {
         "event_rate_target": rate,

@@ -25,6 +25,7 @@ from .online import delete_other_users, redis_connection
 from .serving import keys
 from .steps import StepResult, fingerprint
 from .streaming import activity
+from .streaming.store import ActivityStore
 
 _CHUNK = 2000
 
@@ -33,7 +34,7 @@ def publish(cfg: PipelineConfig) -> StepResult:
     prefix = cfg.serving.key_prefix
     version = load_latest(cfg.paths.artifacts_dir).version
     client = redis_connection()
-    histories = _publish_histories(client, prefix, cfg.paths.data_dir / schema.IMPRESSIONS_FILE)
+    histories = _publish_histories(client, prefix, cfg.paths.data_dir)
     digest = fingerprint(version, cfg.serving.top_k, list(cfg.serving.blocklist))
     marker = keys.published_marker(prefix)
     if client.get(marker) == digest.encode():
@@ -51,8 +52,10 @@ def publish(cfg: PipelineConfig) -> StepResult:
     return StepResult("publish", True, {"model_version": version, **histories})
 
 
-def _publish_histories(client, prefix: str, impressions_file: Path) -> dict[str, int | bool]:
-    digest = fingerprint("histories", files=(impressions_file,))
+def _publish_histories(client, prefix: str, data_dir: Path) -> dict[str, int | bool]:
+    impressions_file = data_dir / schema.IMPRESSIONS_FILE
+    items_file = data_dir / schema.ITEMS_FILE
+    digest = fingerprint("histories", files=(impressions_file, items_file))
     marker = keys.histories_marker(prefix)
     if client.get(marker) == digest.encode():
         return {"histories_replaced": False}
@@ -70,13 +73,21 @@ def _publish_histories(client, prefix: str, impressions_file: Path) -> dict[str,
     removed = delete_other_users(client, keys.seen, prefix, users)
     states = activity.states(activity.events_from_impressions(impressions))
     active = sorted(states)
+    items = pd.read_parquet(items_file, columns=[schema.ITEM_KEY, schema.ITEM_CATEGORY])
+    store = ActivityStore(
+        client, prefix, dict(zip(items[schema.ITEM_KEY], items[schema.ITEM_CATEGORY], strict=True))
+    )
     for start in range(0, len(active), _CHUNK):
+        chunk = active[start : start + _CHUNK]
         pipe = client.pipeline(transaction=False)
-        for user_id in active[start : start + _CHUNK]:
+        for user_id in chunk:
             key = keys.activity(prefix, user_id)
             pipe.delete(key)
             pipe.zadd(key, states[user_id])
         pipe.execute()
+        # Streamed rows carry newer times than the log's, which materialization would
+        # keep: the rows must follow the state just replaced.
+        store.refresh(chunk)
     delete_other_users(client, keys.activity, prefix, active)
     client.set(marker, digest)
     return {

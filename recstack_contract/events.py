@@ -72,12 +72,20 @@ class Event:
             if isinstance(value, bool) or not isinstance(value, types):
                 expected = " or ".join(t.__name__ for t in types)
                 raise InvalidEvent("wrong_type", f"{name} must be {expected}, got {value!r}")
-        if not math.isfinite(self.ts):
-            raise InvalidEvent("wrong_type", f"ts must be a finite number, got {self.ts!r}")
+        try:
+            in_range = math.isfinite(self.ts) and self.ts > 0
+        except OverflowError:  # an integer too large for a float
+            in_range = False
+        if not in_range:
+            raise InvalidEvent("wrong_type", f"ts must be positive unix seconds, got {self.ts!r}")
         if not 0 < len(self.event_id) <= MAX_EVENT_ID_LENGTH:
             raise InvalidEvent(
                 "bad_event_id", f"event_id must be 1 to {MAX_EVENT_ID_LENGTH} characters"
             )
+        try:
+            self.event_id.encode("utf-8")
+        except UnicodeEncodeError:  # JSON can carry a lone surrogate; UTF-8 cannot
+            raise InvalidEvent("bad_event_id", "event_id is not valid Unicode text") from None
         if self.type not in EVENT_TYPES:
             raise InvalidEvent(
                 "unknown_type", f"type {self.type!r} is not one of {', '.join(EVENT_TYPES)}"
@@ -101,6 +109,8 @@ def decode(key: bytes | None, value: bytes | None, now: float) -> Event:
         raw: Any = json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidEvent("invalid_json", error.msg) from None
+    except (ValueError, RecursionError) as error:  # a huge number, a deep nesting
+        raise InvalidEvent("invalid_json", type(error).__name__) from None
     if not isinstance(raw, dict):
         raise InvalidEvent("not_an_object", f"the value is a JSON {type(raw).__name__}")
     missing = [name for name in _FIELDS if name not in raw]
@@ -111,7 +121,9 @@ def decode(key: bytes | None, value: bytes | None, now: float) -> Event:
         raise InvalidEvent(
             "future_ts", f"ts {event.ts:.3f} is {event.ts - now:.0f} s ahead of the consumer"
         )
-    if key is not None and key != event.key():
+    if key != event.key():
+        # Without the user's key one user's events would spread over partitions, and
+        # so over consumers writing the same rows.
         raise InvalidEvent(
             "key_mismatch", f"key {key!r} is not the user id {event.user_id} as decimal text"
         )

@@ -11,6 +11,7 @@ import pytest
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from pipelines import schema
 from pipelines.serving import feast_layout
 from pipelines.streaming.events import EventProducer
 from pipelines.streaming.kafka_client import client_config
@@ -56,6 +57,9 @@ def test_a_clicked_item_leaves_the_answer_within_the_freshness_objective(
     )
     item = before.item_ids[0]
     producer = EventProducer(where.kafka)
+    # The impression first: the producer has its connections before the clock starts.
+    producer.send(user, item, "impression")
+    producer.flush()
     sent_at = time.time()
     producer.send(user, item, "click", ts=sent_at)
     producer.flush()
@@ -71,15 +75,31 @@ def test_a_clicked_item_leaves_the_answer_within_the_freshness_objective(
         f"{sorted(still_there)} {took:.2f} s later (objective {FRESHNESS_SLO_S} s) → "
         "recstack status shows the processor's lag; its log: /var/log/recstack/stream-processor/"
     )
-    rows, found = feast_layout.read_rows(redis_client, STREAM_LAYOUT, [user])
-    assert found[0] and rows[0][0] >= 1, (
-        f"feast: user {user}'s {STREAM_LAYOUT.view} row does not count the click"
+    items = feast_layout.FeastViewLayout(
+        project=where.feast_project,
+        view=schema.ITEM_FEATURE_VIEW,
+        join_key=schema.ITEM_KEY,
+        features=(schema.ITEM_CATEGORY,),
+    )
+    category = feast_layout.read_rows(redis_client, items, [item])[0][0][0]
+    clicks, last_category = feast_layout.read_rows(redis_client, STREAM_LAYOUT, [user])[0][0]
+    assert clicks >= 1 and last_category == category, (
+        f"feast: user {user}'s {STREAM_LAYOUT.view} row ({clicks:g} clicks in the hour, "
+        f"last click category {last_category:g}) does not show the click on item {item} "
+        f"(category {category:g})"
     )
 
 
 def dead_letters(where: Endpoints, marker: bytes, count: int) -> list:
     """The dead-lettered messages whose value holds `marker`, read from the start."""
-    consumer = Consumer({**client_config(where.kafka), "group.id": f"smoke-{uuid.uuid4()}"})
+    consumer = Consumer(
+        {
+            **client_config(where.kafka),
+            "group.id": f"smoke-{uuid.uuid4()}",
+            # Where retention dropped offset 0: from the oldest message kept.
+            "auto.offset.reset": "earliest",
+        }
+    )
     topic = consumer.list_topics(INTERACTIONS_DLQ.name, timeout=10).topics[INTERACTIONS_DLQ.name]
     consumer.assign([TopicPartition(INTERACTIONS_DLQ.name, p, 0) for p in topic.partitions])
     found = []

@@ -20,6 +20,7 @@ import redis
 from pipelines.config import load_config
 from pipelines.serving import feast_layout, keys
 from pipelines.streaming import activity
+from pipelines.streaming import status as processor_status
 from pipelines.streaming.events import EventProducer
 from pipelines.streaming.processor import Known
 from pipelines.streaming.store import STREAM_LAYOUT
@@ -114,6 +115,11 @@ def test_a_killed_processor_loses_nothing_and_applies_nothing_twice(
     prefix = local.key_prefix
     rng = random.Random(11)
     users = rng.sample(known_users, USERS)
+    # Earlier events for these users must be applied before their state is forgotten.
+    deadline = time.monotonic() + 60
+    while processor_status.read(live_redis, prefix, "localhost").get("lag") != "0":
+        assert time.monotonic() < deadline, "the processor's lag did not reach 0 within 60 s"
+        time.sleep(0.5)
     reset(live_redis, prefix, users)
     events = draw(rng, users, known)
 

@@ -24,8 +24,9 @@ def test_an_event_round_trips_keyed_by_its_user() -> None:
     assert decode(event.key(), event.value(), NOW) == event
 
 
-def test_a_message_without_a_key_is_still_an_event() -> None:
-    assert decode(None, _message(), NOW).user_id == 23
+def test_a_message_without_a_key_is_refused() -> None:
+    with pytest.raises(InvalidEvent, match="key_mismatch: key None"):
+        decode(None, _message(), NOW)
 
 
 # (key, value, reason, what the detail says): one case at least per reason.
@@ -37,6 +38,16 @@ INVALID = [
     (b"23", _message(user_id="23"), "wrong_type", "user_id must be int"),
     (b"23", _message(item_id=True), "wrong_type", "item_id must be int"),
     (b"23", _message(ts="now"), "wrong_type", "ts must be int or float"),
+    (b"23", _message(ts=-1e300), "wrong_type", "positive unix seconds"),
+    (b"23", _message(ts=10**400), "wrong_type", "positive unix seconds"),
+    (b"23", b'{"ts": 1' + b"0" * 5000 + b"}", "invalid_json", "ValueError"),
+    (b"23", b"[" * 100_000, "invalid_json", ""),
+    (
+        b"23",
+        b'{"event_id": "\\ud800", ' + _message()[1:].split(b",", 1)[1],
+        "bad_event_id",
+        "Unicode",
+    ),
     (b"23", _message(event_id=""), "bad_event_id", "1 to 64"),
     (b"23", _message(event_id="x" * 65), "bad_event_id", "1 to 64"),
     (b"23", _message(type="view"), "unknown_type", "'view'"),
@@ -64,5 +75,5 @@ def test_an_event_at_the_future_limit_is_accepted() -> None:
 
 
 def test_a_non_finite_ts_is_refused() -> None:
-    with pytest.raises(InvalidEvent, match="wrong_type: ts must be a finite number"):
+    with pytest.raises(InvalidEvent, match="wrong_type: ts must be positive unix seconds"):
         Event(**{**VALID, "ts": float("nan")})

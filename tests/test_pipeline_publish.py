@@ -19,9 +19,11 @@ from pipelines.config import PipelineConfig, ServingConfig
 from pipelines.data.synthetic import generate
 from pipelines.features import build
 from pipelines.publish import publish
-from pipelines.serving import keys
+from pipelines.serving import feast_layout, keys
 from pipelines.streaming import activity
+from pipelines.streaming.store import STREAM_LAYOUT, ActivityStore
 from pipelines.train.run import train
+from recstack_contract.events import Event
 from recstack_contract.redis import RedisConnection
 
 
@@ -86,6 +88,13 @@ def test_publish_seeds_activity_from_the_log_and_a_new_model_keeps_streamed_hist
     stored = client.zrange(keys.activity("t", user), 0, -1, withscores=True)
     assert {m.decode(): score for m, score in stored} == states[user]
     assert len(list(client.scan_iter("t:activity:*"))) == len(states)
+    items = pd.read_parquet(cfg.paths.data_dir / schema.ITEMS_FILE)
+    categories = dict(zip(items["item_id"], items[schema.ITEM_CATEGORY], strict=True))
+    events = activity.events_from_impressions(impressions)
+    latest = activity.latest_features(events, categories).set_index("user_id")
+    expected = latest.loc[user, ["user_clicks_1h", "user_last_click_category"]].tolist()
+    rows, _ = feast_layout.read_rows(client, STREAM_LAYOUT, [user])
+    assert rows[0].tolist() == expected
     # A click streamed in since, then a retrained model is published.
     client.sadd(keys.seen("t", user), 123456)
     with pytest.MonkeyPatch.context() as patch:
@@ -94,6 +103,12 @@ def test_publish_seeds_activity_from_the_log_and_a_new_model_keeps_streamed_hist
     assert result.changed and result.details["histories_replaced"] is False
     assert client.sismember(keys.seen("t", user), 123456)
     assert client.hget(keys.model("t"), "version") == b"v-next"
+    # A new log replaces what was streamed: history, activity and the Feast row alike.
+    ActivityStore(client, "t", categories).apply([Event("s", user, 1, "click", 4e9)])
+    client.delete(keys.histories_marker("t"))
+    assert publish(cfg).details["histories_replaced"] is True
+    assert not client.sismember(keys.seen("t", user), 123456)
+    assert feast_layout.read_rows(client, STREAM_LAYOUT, [user])[0][0].tolist() == expected
 
 
 def test_publish_keeps_operator_blocklist_entries(cfg: PipelineConfig, client: redis.Redis) -> None:

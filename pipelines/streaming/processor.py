@@ -139,8 +139,10 @@ class StreamProcessor:
         valid: list[Event] = []
         ends: dict[tuple[str, int], int] = {}
         for message in messages:
-            if message.error() is not None:
-                print(f"consumer error: {message.error()}", file=sys.stderr, flush=True)
+            if (error := message.error()) is not None:
+                if error.fatal():  # the client cannot go on (authentication, say)
+                    raise KafkaException(error)
+                print(f"consumer error: {error}", file=sys.stderr, flush=True)
                 continue
             ends[(message.topic(), message.partition())] = message.offset() + 1
             try:
@@ -178,13 +180,25 @@ class StreamProcessor:
             if error is not None:
                 raise RuntimeError(f"dead letter not delivered: {error}")
 
-        self._dead_letters.produce(
-            INTERACTIONS_DLQ.name,
-            key=message.key(),
-            value=message.value(),
-            headers=list(zip(INTERACTIONS_DLQ_HEADERS, values, strict=True)),
-            on_delivery=delivered,
-        )
+        try:
+            self._dead_letters.produce(
+                INTERACTIONS_DLQ.name,
+                key=message.key(),
+                value=message.value(),
+                headers=list(zip(INTERACTIONS_DLQ_HEADERS, values, strict=True)),
+                on_delivery=delivered,
+            )
+        except KafkaException:
+            # Too large with the headers added (the broker took it without them): the
+            # dead letter keeps the reason and where the message is, not its value.
+            size = len(message.value() or b"")
+            values = (values[0], f"{values[1]} (value of {size} bytes left out)", *values[2:])
+            self._dead_letters.produce(
+                INTERACTIONS_DLQ.name,
+                key=message.key(),
+                headers=list(zip(INTERACTIONS_DLQ_HEADERS, values, strict=True)),
+                on_delivery=delivered,
+            )
 
     def reload_if_changed(self, data_dir: Path) -> None:
         if dataset_version(data_dir) != self.known.version:
@@ -192,24 +206,28 @@ class StreamProcessor:
             self._store.categories = self.known.categories
             print(f"dataset reloaded: {len(self.known.users)} users", flush=True)
 
-    def lag(self) -> int:
+    def lag(self) -> int | None:
         """Messages on the assigned partitions not yet consumed (against the end offsets
-        the broker reported with its last fetch responses)."""
+        the broker reported with its last fetch responses); None when the broker does
+        not say."""
         assigned = self._consumer.assignment()
         if not assigned:
             return 0
-        positions = self._consumer.position(assigned)
-        # Before its first fetch a partition has no position: it resumes from its commit.
-        unknown = [p for p in positions if p.offset < 0]
-        if unknown:
-            committed = self._consumer.committed(unknown, timeout=LAG_QUERY_TIMEOUT_S)
-            positions = [p for p in positions if p.offset >= 0] + committed
+        try:
+            positions = self._consumer.position(assigned)
+            # Before its first fetch a partition has no position: it resumes from its commit.
+            unknown = [p for p in positions if p.offset < 0]
+            if unknown:
+                committed = self._consumer.committed(unknown, timeout=LAG_QUERY_TIMEOUT_S)
+                positions = [p for p in positions if p.offset >= 0] + committed
+        except KafkaException:
+            return None
         total = 0
         for partition in positions:
-            low, high = self._consumer.get_watermark_offsets(partition, cached=True)
-            if high < 0:
+            _, high = self._consumer.get_watermark_offsets(partition, cached=True)
+            if high < 0 or partition.offset < 0:  # nothing fetched or committed yet
                 continue
-            total += max(0, high - (partition.offset if partition.offset >= 0 else low))
+            total += max(0, high - partition.offset)
         return total
 
     def report(self, name: str, started_at: float) -> dict[str, str]:
@@ -225,7 +243,7 @@ class StreamProcessor:
             "batches": counters.batches,
             "largest_batch": counters.largest_batch,
             "applied_delay_s": round(counters.applied_delay_s, 3),
-            "lag": self.lag(),
+            "lag": "unknown" if (lag := self.lag()) is None else lag,
             "partitions": ",".join(str(p.partition) for p in self._consumer.assignment()),
             "joined": "true" if self.joined else "false",
         }

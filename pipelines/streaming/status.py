@@ -5,7 +5,7 @@ INTERVAL_S, read by `recstack status`, the deployment's readiness wait and the t
 reported_at (unix seconds), joined ("true" once in its consumer group), partitions
 (comma-separated), consumed, applied, dead_lettered and dead_lettered:<reason> (messages
 since the process started), batches, largest_batch, lag (messages not yet consumed on
-its partitions) and applied_delay_s (how old the newest applied event was).
+its partitions, or "unknown") and applied_delay_s (how old the newest applied event was).
 """
 
 from __future__ import annotations

@@ -46,6 +46,15 @@ class ActivityStore:
         by_user: dict[int, list[Event]] = defaultdict(list)
         for event in events:
             by_user[event.user_id].append(event)
+        self._write(by_user)
+
+    def refresh(self, users: Sequence[int]) -> None:
+        """Rewrite the users' Feast rows from their activity state as it stands (the
+        publish step, once it seeded the state from a new log); every user must have a
+        state."""
+        self._write({user: [] for user in users})
+
+    def _write(self, by_user: Mapping[int, Sequence[Event]]) -> None:
         users = sorted(by_user)
         pipe = self._client.pipeline(transaction=False)
         for user in users:
