@@ -3,6 +3,7 @@ the tests marked `deployed` (they need `recstack up local` first)."""
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import time
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.retry import Retry
 
 from recstack import endpoints, environments, health, rehearsal
 
@@ -32,10 +35,22 @@ def known_users(local: endpoints.Endpoints, live_redis: redis.Redis) -> list[int
     return health.users_with_history(live_redis, local.key_prefix)
 
 
-def _free_port() -> int:
+def _is_free(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(20000, 55000)
+        if _is_free(port) and _is_free(port + 10000):
+            return port
 
 
 def _start_redis(workdir: Path, *options: str) -> tuple[subprocess.Popen, int]:
@@ -43,17 +58,23 @@ def _start_redis(workdir: Path, *options: str) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
     process = subprocess.Popen(
-        [*command, "--dir", str(workdir), *options], stdout=subprocess.DEVNULL
+        [*command, "--dir", str(workdir), *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-    client = redis.Redis(port=port)
+    # No retries of its own: the loop below is the only wait.
+    client = redis.Redis(port=port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
     for _ in range(100):
+        if process.poll() is not None:
+            pytest.fail(f"redis-server exited at start: {process.stdout.read()[-1000:]}")
         try:
             client.ping()
             return process, port
         except redis.ConnectionError:
             time.sleep(0.05)
     process.kill()
-    pytest.fail("redis-server did not start (is Debian's redis-server installed?)")
+    pytest.fail("redis-server did not start within 5 s (is Debian's redis-server installed?)")
 
 
 @pytest.fixture(scope="session")

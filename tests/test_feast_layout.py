@@ -97,7 +97,7 @@ def _store(client: redis.Redis, entity_id: int, values: dict[str, Value]) -> Non
 
 
 def test_read_rows_from_a_real_redis(redis_server: tuple[str, int]) -> None:
-    client = redis.Redis(host=redis_server[0], port=redis_server[1])
+    client = redis.Redis(host=redis_server[0], port=redis_server[1], db=2)
     _store(client, 7, {"a": Value(int64_val=3), "b": Value(float_val=0.5)})
     _store(client, 8, {"a": Value(int64_val=4)})  # b never materialized
     rows, found = read_rows(client, LAYOUT, [7, 8, 9])
@@ -111,7 +111,8 @@ def test_read_rows_from_a_real_redis(redis_server: tuple[str, int]) -> None:
 def test_a_failed_read_leaves_the_connection_pool_usable(redis_server: tuple[str, int]) -> None:
     # One connection: a read that kept it, or handed it back with replies still unread,
     # would break the next read.
-    client = redis.Redis(host=redis_server[0], port=redis_server[1], max_connections=1)
+    # A database of its own: the broken key must not meet other tests' writers.
+    client = redis.Redis(host=redis_server[0], port=redis_server[1], max_connections=1, db=2)
     _store(client, 10, {"a": Value(int64_val=1)})
     client.set(LAYOUT.entity_key(11), "not a hash")
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):

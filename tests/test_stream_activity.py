@@ -51,8 +51,9 @@ def client(request: pytest.FixtureRequest) -> redis.Redis | RedisCluster:
         connection = request.getfixturevalue("redis_cluster")
     else:
         host, port = request.getfixturevalue("redis_server")
-        connection = redis.Redis(host=host, port=port)
-    connection.flushall()
+        # A database of its own: other tests' keys on the shared server stay.
+        connection = redis.Redis(host=host, port=port, db=1)
+    connection.flushdb()
     return connection
 
 
@@ -109,7 +110,7 @@ def test_the_state_is_the_same_whatever_the_order(client: redis.Redis) -> None:
     store = ActivityStore(client, PREFIX, CATEGORIES)
     states = []
     for _ in range(3):
-        client.flushall()
+        client.flushdb()
         shuffled = rng.sample(events, len(events))
         apply_in_batches(store, shuffled, rng)
         states.append(
