@@ -25,6 +25,7 @@ shows, and logs the same line whenever it changed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import redis
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from recstack_contract.events import Event, InvalidEvent, decode
@@ -63,6 +65,8 @@ BATCH_MAX = 2000
 POLL_S = 0.05
 DLQ_FLUSH_TIMEOUT_S = 30.0
 LAG_QUERY_TIMEOUT_S = 5.0
+# How long a batch waits for an unreachable Redis before the process gives up.
+REDIS_OUTAGE_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,7 @@ class StreamProcessor:
                 continue
             valid.append(event)
         if valid:
-            self._store.apply(valid)
+            self._apply_until_redis_answers(valid)
         if self._dead_letters.flush(DLQ_FLUSH_TIMEOUT_S):
             raise RuntimeError("the broker did not acknowledge the dead-lettered messages")
         if ends:
@@ -171,6 +175,24 @@ class StreamProcessor:
         counters.largest_batch = max(counters.largest_batch, len(messages))
         if valid:
             counters.applied_delay_s = self._clock() - max(e.ts for e in valid)
+
+    def _apply_until_redis_answers(self, events: list[Event]) -> None:
+        """Apply the batch, retrying while Redis is unreachable (a restart, a failover):
+        the offsets wait meanwhile. Past REDIS_OUTAGE_S the process ends uncommitted
+        and its restart replays the batch; waiting longer would lose its place in the
+        consumer group anyway (max.poll.interval.ms)."""
+        waited, pause = 0.0, 0.5
+        while True:
+            try:
+                self._store.apply(events)
+                return
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                if waited >= REDIS_OUTAGE_S:
+                    raise
+                print(f"Redis unreachable ({error}); retrying in {pause:g} s", flush=True)
+                time.sleep(pause)
+                waited += pause
+                pause = min(2 * pause, 5.0)
 
     def _dead_letter(self, message: Message, refused: InvalidEvent) -> None:
         self.counters.dead_lettered[refused.reason] += 1
@@ -301,7 +323,9 @@ def run(config_path: Path, name: str, stop: threading.Event) -> None:
             if time.time() >= next_status or processor.joined != was_joined:
                 processor.reload_if_changed(cfg.paths.data_dir)
                 state = processor.report(name, started_at)
-                status.write(client, prefix, name, state)
+                # Redis away: the next report, once it is back.
+                with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
+                    status.write(client, prefix, name, state)
                 # The log gets a line when something changed, not every report.
                 if (line := _log_line(state)) != logged:
                     print(line, flush=True)
