@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from recstack_contract.features import FEAST_PROJECT, VIEWS
+from recstack_contract.features import FEAST_PROJECT, USER_STREAM_FEATURES, VIEWS
 from recstack_contract.redis import from_environment
 from recstack_contract.secrets import REDIS_PASSWORD
 
@@ -75,8 +75,14 @@ def _registry_exists(repo: Path) -> bool:
     return (repo / path).exists()
 
 
+# The streaming view's online rows are written from the activity state the stream
+# processor continues (the publish step seeds both from the log): materializing them too
+# would read the whole point-in-time table only to be overwritten.
+MATERIALIZED = tuple(view for view in VIEWS if view is not USER_STREAM_FEATURES)
+
+
 def _materialize(cfg: PipelineConfig, repo: Path, force: bool) -> bool:
-    tables = tuple(cfg.paths.data_dir / view.file for view in VIEWS)
+    tables = tuple(cfg.paths.data_dir / view.file for view in MATERIALIZED)
     digest = fingerprint("materialize", FEAST_PROJECT, files=tables)
     client = redis_connection()
     marker = keys.materialized_marker(cfg.serving.key_prefix)
@@ -89,7 +95,9 @@ def _materialize(cfg: PipelineConfig, repo: Path, force: bool) -> bool:
     )
     end = max(newest.to_pydatetime(), datetime.now(UTC)) + timedelta(seconds=1)
     FeatureStore(repo_path=str(repo)).materialize(
-        start_date=end - timedelta(days=3650), end_date=end
+        start_date=end - timedelta(days=3650),
+        end_date=end,
+        feature_views=[view.name for view in MATERIALIZED],
     )
     client.set(marker, digest)
     return True

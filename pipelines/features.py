@@ -46,6 +46,13 @@ ITEM_FEATURE_COLUMNS: tuple[str, ...] = (
 )
 
 
+USER_STREAM_FEATURE_COLUMNS: tuple[str, ...] = (
+    "user_id",
+    *contract_features.USER_STREAM_FEATURES.names(),
+    EVENT_TIMESTAMP,
+)
+
+
 def build(cfg: PipelineConfig) -> StepResult:
     """Write user_features.parquet and item_features.parquet unless they are current."""
     data_dir = cfg.paths.data_dir
@@ -76,7 +83,7 @@ def build(cfg: PipelineConfig) -> StepResult:
     stamp_path.unlink(missing_ok=True)
     write_parquet(_to_arrow(users, USER_FEATURE_COLUMNS), outputs[0])
     write_parquet(_to_arrow(items, ITEM_FEATURE_COLUMNS), outputs[1])
-    stream = _stream_features(raw.impressions, raw.items)
+    stream = _stream_features(raw.impressions, activity.item_categories(data_dir))
     write_parquet(_to_arrow(stream, USER_STREAM_FEATURE_COLUMNS), outputs[2])
     write_json({"fingerprint": digest}, stamp_path)
     return StepResult(
@@ -93,8 +100,7 @@ def build(cfg: PipelineConfig) -> StepResult:
     )
 
 
-def _stream_features(impressions: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
-    categories = dict(zip(items["item_id"], items[schema.ITEM_CATEGORY], strict=True))
+def _stream_features(impressions: pd.DataFrame, categories: dict[int, int]) -> pd.DataFrame:
     rows = activity.offline_features(activity.events_from_impressions(impressions), categories)
     # The log's times are whole microseconds, which the float seconds hold to well
     # under one: rounding gives them back exactly.
@@ -132,13 +138,6 @@ def _with_clicks(
     out[dense] = np.log1p(per_row).astype(np.float32)
     out[EVENT_TIMESTAMP] = as_of
     return out
-
-
-USER_STREAM_FEATURE_COLUMNS: tuple[str, ...] = (
-    "user_id",
-    *contract_features.USER_STREAM_FEATURES.names(),
-    EVENT_TIMESTAMP,
-)
 
 
 def _to_arrow(frame: pd.DataFrame, columns: tuple[str, ...]) -> pa.Table:

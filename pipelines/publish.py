@@ -73,10 +73,7 @@ def _publish_histories(client, prefix: str, data_dir: Path) -> dict[str, int | b
     removed = delete_other_users(client, keys.seen, prefix, users)
     states = activity.states(activity.events_from_impressions(impressions))
     active = sorted(states)
-    items = pd.read_parquet(items_file, columns=[schema.ITEM_KEY, schema.ITEM_CATEGORY])
-    store = ActivityStore(
-        client, prefix, dict(zip(items[schema.ITEM_KEY], items[schema.ITEM_CATEGORY], strict=True))
-    )
+    store = ActivityStore(client, prefix, activity.item_categories(data_dir))
     for start in range(0, len(active), _CHUNK):
         chunk = active[start : start + _CHUNK]
         pipe = client.pipeline(transaction=False)

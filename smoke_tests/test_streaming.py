@@ -20,6 +20,7 @@ from pipelines.streaming.store import STREAM_LAYOUT
 from recstack import client, health
 from recstack.endpoints import Endpoints
 from recstack_contract.events import Event
+from recstack_contract.features import ITEM_FEATURES
 from recstack_contract.kafka import INTERACTIONS, INTERACTIONS_DLQ, INTERACTIONS_DLQ_HEADERS
 
 POLL_S = 0.02
@@ -45,11 +46,14 @@ def processors_ready(where: Endpoints, redis_password: str) -> None:
 
 
 def test_a_clicked_item_leaves_the_answer_within_the_freshness_objective(
-    processors_ready: None, where: Endpoints, redis_client: redis.Redis
+    processors_ready: None,
+    where: Endpoints,
+    redis_client: redis.Redis,
+    sampled_users: list[int],
 ) -> None:
     users = health.users_with_history(redis_client, where.key_prefix)
     # Not one of the users the other smoke tests sample: this click changes their answer.
-    user = random.Random(1).choice(users[len(users) // 2 :])
+    user = random.Random(1).choice(sorted(set(users) - set(sampled_users)))
     urls = [where.grpc_url(host) for host in where.triton_hosts]
     (before,) = client.recommend(urls[0], [user])
     assert before.item_ids and not before.degraded, (
@@ -75,11 +79,8 @@ def test_a_clicked_item_leaves_the_answer_within_the_freshness_objective(
         f"{sorted(still_there)} {took:.2f} s later (objective {FRESHNESS_SLO_S} s) → "
         "recstack status shows the processor's lag; its log: /var/log/recstack/stream-processor/"
     )
-    items = feast_layout.FeastViewLayout(
-        project=where.feast_project,
-        view=schema.ITEM_FEATURE_VIEW,
-        join_key=schema.ITEM_KEY,
-        features=(schema.ITEM_CATEGORY,),
+    items = feast_layout.FeastViewLayout.of(
+        where.feast_project, ITEM_FEATURES, (schema.ITEM_CATEGORY,)
     )
     category = feast_layout.read_rows(redis_client, items, [item])[0][0][0]
     clicks, last_category = feast_layout.read_rows(redis_client, STREAM_LAYOUT, [user])[0][0]

@@ -7,35 +7,33 @@ import math
 import pytest
 import redis
 
-from pipelines import schema
 from pipelines.serving import feast_layout
 from recstack.endpoints import Endpoints
+from recstack_contract.features import USER_FEATURES, USER_STREAM_FEATURES, FeatureView
 
 pytestmark = pytest.mark.deployed
 
 
+# The materialized view, and the streaming one, which the kit writes in Feast's layout
+# itself (pipelines/streaming/store.py): the SDK must read both.
+@pytest.mark.parametrize("view", [USER_FEATURES, USER_STREAM_FEATURES], ids=lambda v: v.name)
 def test_direct_read_equals_feast_sdk(
-    local: Endpoints, live_redis: redis.Redis, known_users: list[int]
+    local: Endpoints, live_redis: redis.Redis, known_users: list[int], view: FeatureView
 ) -> None:
     from feast import FeatureStore
 
     users = [*known_users[:100], 2_000_000_000]  # and one that is not in the store
     store = FeatureStore(repo_path=local.feast_repo)
-    refs = [f"{schema.USER_FEATURE_VIEW}:{name}" for name in schema.USER_ONLINE_FEATURES]
+    refs = [f"{view.name}:{name}" for name in view.names()]
     sdk = store.get_online_features(
         features=refs, entity_rows=[{"user_id": u} for u in users]
     ).to_dict()
 
-    layout = feast_layout.FeastViewLayout(
-        project=local.feast_project,
-        view=schema.USER_FEATURE_VIEW,
-        join_key="user_id",
-        features=schema.USER_ONLINE_FEATURES,
-    )
+    layout = feast_layout.FeastViewLayout.of(local.feast_project, view)
     rows, found = feast_layout.read_rows(live_redis, layout, users)
 
     assert found.tolist() == [True] * (len(users) - 1) + [False]
-    for column, name in enumerate(schema.USER_ONLINE_FEATURES):
+    for column, name in enumerate(view.names()):
         for row, expected in enumerate(sdk[name]):
             value = rows[row, column]
             if expected is None:

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from tiny import tiny_config
 
 from pipelines.data.synthetic import generate
-from pipelines.streaming.processor import Known, dataset_version
+from pipelines.streaming.processor import Known
 from recstack_contract.events import Event, InvalidEvent
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cfg = tiny_config(tmp_path_factory.mktemp("processor"))
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    cfg = tiny_config(tmp_path)
     generate(cfg)
     return cfg.paths.data_dir
 
@@ -32,8 +33,13 @@ def test_events_about_users_or_items_outside_the_dataset_are_refused(data_dir: P
     assert refused.value.reason == "unknown_item"
 
 
-def test_a_rewritten_dataset_is_a_new_version(data_dir: Path) -> None:
-    before = dataset_version(data_dir)
+def test_a_replaced_dataset_is_picked_up(data_dir: Path) -> None:
+    known = Known.load(data_dir)
+    assert known.current(data_dir) is known
     users = data_dir / "users.parquet"
-    users.write_bytes(users.read_bytes())
-    assert dataset_version(data_dir) != before
+    table = pd.read_parquet(users)
+    newcomer = int(table["user_id"].max()) + 1
+    extra = table.tail(1).assign(user_id=newcomer)
+    pd.concat([table, extra]).to_parquet(users, index=False)
+    now = known.current(data_dir)
+    assert newcomer in now.users and newcomer not in known.users

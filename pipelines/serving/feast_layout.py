@@ -47,6 +47,13 @@ class FeastViewLayout:
     join_key: str
     features: tuple[str, ...]
 
+    @classmethod
+    def of(cls, project: str, view, features: tuple[str, ...] | None = None) -> FeastViewLayout:
+        """The layout of a feature view of the schema (recstack_contract.features; taken
+        by its attributes, so this module needs no import of it): all its features, or
+        `features`."""
+        return cls(project, view.name, view.entity.join_key, features or view.names())
+
     def entity_key(self, entity_id: int) -> bytes:
         name = self.join_key.encode()
         return b"".join(

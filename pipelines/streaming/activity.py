@@ -26,11 +26,14 @@ Clicks at or before the window's start are dropped, except the newest click.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from recstack_contract.features import NO_CATEGORY
+
+from .. import schema
 
 WINDOW_S = 3600.0
 LATEST = "@last"
@@ -70,6 +73,25 @@ def item_of_member(member: str) -> int:
     return int(member.rsplit(":", 1)[1])
 
 
+def item_categories(data_dir: Path) -> dict[int, int]:
+    """Item id to category, from the dataset's item table."""
+    items = pd.read_parquet(
+        data_dir / schema.ITEMS_FILE, columns=[schema.ITEM_KEY, schema.ITEM_CATEGORY]
+    )
+    ids, categories = items[schema.ITEM_KEY].tolist(), items[schema.ITEM_CATEGORY].tolist()
+    return dict(zip(ids, categories, strict=True))
+
+
+def _clicks(events: pd.DataFrame) -> pd.DataFrame:
+    """The clicks with their ZSET member, sorted by user, time, then member: each user's
+    last click at or before a time is their newest one then."""
+    clicks = events[events["type"] == "click"]
+    members = [
+        click_member(e, i) for e, i in zip(clicks["event_id"], clicks["item_id"], strict=True)
+    ]
+    return clicks.assign(member=members).sort_values(["user_id", "ts", "member"])
+
+
 def offline_features(events: pd.DataFrame, categories: Mapping[int, int]) -> pd.DataFrame:
     """The features as of each user's every distinct event time.
 
@@ -79,13 +101,7 @@ def offline_features(events: pd.DataFrame, categories: Mapping[int, int]) -> pd.
     """
     events = events.drop_duplicates("event_id")
     times = events[["user_id", "ts"]].drop_duplicates().sort_values(["user_id", "ts"])
-    clicks = events[events["type"] == "click"]
-    members = [
-        click_member(e, i) for e, i in zip(clicks["event_id"], clicks["item_id"], strict=True)
-    ]
-    clicks = clicks.assign(member=members)
-    # Sorted by time, then member: the last click at or before t is the newest one.
-    clicks = clicks.sort_values(["user_id", "ts", "member"])
+    clicks = _clicks(events)
     per_user = {
         user: (group["ts"].to_numpy(), group["item_id"].to_numpy())
         for user, group in clicks.groupby("user_id", sort=False)
@@ -131,12 +147,7 @@ def states(events: pd.DataFrame) -> dict[int, dict[str, float]]:
     interaction log, so live events continue from the log's state)."""
     events = events.drop_duplicates("event_id")
     latest = events.groupby("user_id")["ts"].max()
-    clicks = events[events["type"] == "click"]
-    clicks = clicks.assign(
-        member=[
-            click_member(e, i) for e, i in zip(clicks["event_id"], clicks["item_id"], strict=True)
-        ]
-    ).sort_values(["user_id", "ts", "member"])
+    clicks = _clicks(events)
     newest = clicks.groupby("user_id").tail(1)
     start = latest.reindex(clicks["user_id"]).to_numpy() - WINDOW_S
     kept = pd.concat([clicks[clicks["ts"].to_numpy() > start], newest]).drop_duplicates("member")

@@ -54,7 +54,7 @@ from recstack_contract.kafka import (
 from .. import schema
 from ..config import load_config
 from ..online import redis_connection
-from . import status
+from . import activity, status
 from .kafka_client import client_config
 from .store import ActivityStore
 
@@ -81,15 +81,15 @@ class Known:
     @classmethod
     def load(cls, data_dir: Path) -> Known:
         users = pd.read_parquet(data_dir / schema.USERS_FILE, columns=[schema.USER_KEY])
-        items = pd.read_parquet(
-            data_dir / schema.ITEMS_FILE, columns=[schema.ITEM_KEY, schema.ITEM_CATEGORY]
-        )
-        ids, categories = items[schema.ITEM_KEY].tolist(), items[schema.ITEM_CATEGORY].tolist()
         return cls(
             users=frozenset(users[schema.USER_KEY].tolist()),
-            categories=dict(zip(ids, categories, strict=True)),
+            categories=activity.item_categories(data_dir),
             version=dataset_version(data_dir),
         )
+
+    def current(self, data_dir: Path) -> Known:
+        """This, or the dataset now in `data_dir` when it was replaced since."""
+        return self if dataset_version(data_dir) == self.version else Known.load(data_dir)
 
     def check(self, event: Event) -> None:
         if event.user_id not in self.users:
@@ -196,37 +196,32 @@ class StreamProcessor:
 
     def _dead_letter(self, message: Message, refused: InvalidEvent) -> None:
         self.counters.dead_lettered[refused.reason] += 1
-        values = (refused.reason, refused.detail, str(message.partition()), str(message.offset()))
-
-        def delivered(error, _message) -> None:
-            if error is not None:
-                raise RuntimeError(f"dead letter not delivered: {error}")
-
+        value = message.value()
         try:
-            self._dead_letters.produce(
-                INTERACTIONS_DLQ.name,
-                key=message.key(),
-                value=message.value(),
-                headers=list(zip(INTERACTIONS_DLQ_HEADERS, values, strict=True)),
-                on_delivery=delivered,
-            )
+            self._produce_dead_letter(message, refused.reason, refused.detail, value)
         except KafkaException:
             # Too large with the headers added (the broker took it without them): the
             # dead letter keeps the reason and where the message is, not its value.
-            size = len(message.value() or b"")
-            values = (values[0], f"{values[1]} (value of {size} bytes left out)", *values[2:])
-            self._dead_letters.produce(
-                INTERACTIONS_DLQ.name,
-                key=message.key(),
-                headers=list(zip(INTERACTIONS_DLQ_HEADERS, values, strict=True)),
-                on_delivery=delivered,
-            )
+            detail = f"{refused.detail} (value of {len(value or b'')} bytes left out)"
+            self._produce_dead_letter(message, refused.reason, detail, None)
+
+    def _produce_dead_letter(
+        self, message: Message, reason: str, detail: str, value: bytes | None
+    ) -> None:
+        headers = (reason, detail, str(message.partition()), str(message.offset()))
+        self._dead_letters.produce(
+            INTERACTIONS_DLQ.name,
+            key=message.key(),
+            value=value,
+            headers=list(zip(INTERACTIONS_DLQ_HEADERS, headers, strict=True)),
+            on_delivery=_raise_undelivered,
+        )
 
     def reload_if_changed(self, data_dir: Path) -> None:
-        if dataset_version(data_dir) != self.known.version:
-            self.known = Known.load(data_dir)
-            self._store.categories = self.known.categories
-            print(f"dataset reloaded: {len(self.known.users)} users", flush=True)
+        known = self.known.current(data_dir)
+        if known is not self.known:
+            self.known, self._store.categories = known, known.categories
+            print(f"dataset reloaded: {len(known.users)} users", flush=True)
 
     def lag(self) -> int | None:
         """Messages on the assigned partitions not yet consumed (against the end offsets
@@ -272,6 +267,12 @@ class StreamProcessor:
         for reason, count in counters.dead_lettered.items():
             fields[f"dead_lettered:{reason}"] = count
         return {key: str(value) for key, value in fields.items()}
+
+
+def _raise_undelivered(error, _message) -> None:
+    # Raised out of flush(): the batch's offsets are not committed.
+    if error is not None:
+        raise RuntimeError(f"dead letter not delivered: {error}")
 
 
 def consumer_config(endpoint: KafkaEndpoint) -> dict:

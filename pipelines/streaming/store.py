@@ -25,12 +25,7 @@ from . import activity
 # Events that put the item in the user's history (the filtering stage drops it).
 HISTORY_TYPES = ("click", "purchase")
 
-STREAM_LAYOUT = feast_layout.FeastViewLayout(
-    project=FEAST_PROJECT,
-    view=USER_STREAM_FEATURES.name,
-    join_key=USER_STREAM_FEATURES.entity.join_key,
-    features=USER_STREAM_FEATURES.names(),
-)
+STREAM_LAYOUT = feast_layout.FeastViewLayout.of(FEAST_PROJECT, USER_STREAM_FEATURES)
 
 
 class ActivityStore:
@@ -71,6 +66,7 @@ class ActivityStore:
                 pipe.sadd(keys.seen(self._prefix, user), *sorted(history))
         replies = pipe.execute()
         states = [reply for reply in replies if isinstance(reply, list)]
+        clicks_field, category_field = STREAM_LAYOUT.fields
         pipe = self._client.pipeline(transaction=False)
         for user, (clicks, newest, latest) in zip(users, states, strict=True):
             newest = newest.decode() if isinstance(newest, bytes) else newest
@@ -79,7 +75,6 @@ class ActivityStore:
                 if newest
                 else NO_CATEGORY
             )
-            clicks_field, category_field = STREAM_LAYOUT.fields
             pipe.hset(
                 STREAM_LAYOUT.entity_key(user),
                 mapping={
