@@ -6,6 +6,11 @@ that produced it, so staleness is visible. The run is skipped when the model, th
 features, the interactions, the serving settings and code and the exclusions are all
 unchanged and the stored results are younger than `serving.batch_max_age_hours`;
 records of users no longer in the data are deleted.
+
+Histories and the streaming user features are read from Redis as the run starts, as the
+serving path would read them then. They change with every event, so they are not part
+of the fingerprint (every click would rerun the batch): the next run after the age limit
+picks them up, while online serving sees them at once.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ from .artifacts import load_latest
 from .config import PipelineConfig
 from .export.repository import build_catalog, build_index, serving_code
 from .online import delete_other_users, redis_connection
-from .serving import keys
+from .serving import feast_layout, keys
 from .serving.filtering import fetch_exclusions, filter_candidates
 from .serving.ordering import order
 from .serving.retrieval import Retrieval, user_inputs
 from .serving.scoring import Scoring
 from .steps import StepResult, fingerprint
+from .streaming.store import STREAM_LAYOUT
 
 _CHUNK = 512
 
@@ -75,10 +81,11 @@ def batch(cfg: PipelineConfig) -> StepResult:
     generated_at = int(time.time())
     for start in range(0, len(user_ids), _CHUNK):
         chunk = slice(start, start + _CHUNK)
-        sparse, dense = user_inputs(user_ids[chunk], features[chunk], len(schema.USER_CATEGORICALS))
-        candidates = retrieval.retrieve(sparse, np.ones(len(sparse), dtype=bool))
+        stream, _ = feast_layout.read_rows(client, STREAM_LAYOUT, user_ids[chunk])
+        user = user_inputs(user_ids[chunk], features[chunk], len(schema.USER_CATEGORICALS), stream)
+        candidates = retrieval.retrieve(user.tower, np.ones(len(user_ids[chunk]), dtype=bool))
         filtered = filter_candidates(candidates.item_ids, seen[chunk], excluded)
-        scores = scoring.score(sparse, dense, filtered, candidates.fallback)
+        scores = scoring.score(user.sparse, user.dense, filtered, candidates.fallback)
         ids, ordered_scores = order(
             filtered, scores, catalog, cfg.serving.top_k, cfg.serving.max_per_category
         )

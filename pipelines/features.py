@@ -83,7 +83,7 @@ def build(cfg: PipelineConfig) -> StepResult:
     stamp_path.unlink(missing_ok=True)
     write_parquet(_to_arrow(users, USER_FEATURE_COLUMNS), outputs[0])
     write_parquet(_to_arrow(items, ITEM_FEATURE_COLUMNS), outputs[1])
-    stream = _stream_features(raw.impressions, activity.item_categories(data_dir))
+    stream = stream_features(raw.impressions, activity.item_categories(data_dir))
     write_parquet(_to_arrow(stream, USER_STREAM_FEATURE_COLUMNS), outputs[2])
     write_json({"fingerprint": digest}, stamp_path)
     return StepResult(
@@ -100,7 +100,8 @@ def build(cfg: PipelineConfig) -> StepResult:
     )
 
 
-def _stream_features(impressions: pd.DataFrame, categories: dict[int, int]) -> pd.DataFrame:
+def stream_features(impressions: pd.DataFrame, categories: dict[int, int]) -> pd.DataFrame:
+    """The streaming feature rows of an impressions table, with their event timestamps."""
     rows = activity.offline_features(activity.events_from_impressions(impressions), categories)
     # The log's times are whole microseconds, which the float seconds hold to well
     # under one: rounding gives them back exactly.
@@ -108,12 +109,13 @@ def _stream_features(impressions: pd.DataFrame, categories: dict[int, int]) -> p
     return rows.assign(**{EVENT_TIMESTAMP: stamps.tz_localize("UTC")})
 
 
-def load_features(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(user_features, item_features) as written by build(), rows sorted by id."""
+def load_features(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(user_features, item_features, user_stream_features) as written by build()."""
     tables = []
     for name, columns in (
         (schema.USER_FEATURES_FILE, USER_FEATURE_COLUMNS),
         (schema.ITEM_FEATURES_FILE, ITEM_FEATURE_COLUMNS),
+        (schema.USER_STREAM_FEATURES_FILE, USER_STREAM_FEATURE_COLUMNS),
     ):
         path = data_dir / name
         if not path.is_file():
@@ -126,7 +128,7 @@ def load_features(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "rerun the features step"
             )
         tables.append(frame[list(columns)])
-    return tables[0], tables[1]
+    return tables[0], tables[1], tables[2]
 
 
 def _with_clicks(

@@ -20,7 +20,10 @@ Model signatures (ONNX, used by training, the Triton stages and batch scoring):
 
 user tower  user_sparse INT64 [B, len(USER_SPARSE)] -> user_embedding FP32 [B, D], L2-normalised
 ranker      sparse INT64 [B, len(RANKER_SPARSE)], dense FP32 [B, len(RANKER_DENSE)]
-            -> score FP32 [B] (click probability)
+            -> score FP32 [B] (click probability); the user's columns come first
+            (USER_RANKER_SPARSE, USER_RANKER_DENSE): the static features, then the
+            streaming ones (serving/stream_inputs.py), as of the scored moment; the
+            item's follow, then the cross of the two (CROSS_DENSE)
 
 Categorical codes are taken modulo the cardinality recorded in the model manifest inside
 the models, so a code never seen in training cannot index out of range.
@@ -29,6 +32,8 @@ the models, so a code never seen in training cannot index out of range.
 from __future__ import annotations
 
 from recstack_contract import features as contract
+
+from .serving import stream_inputs
 
 # The per-entity columns, in the order the feature views declare them.
 USER_CATEGORICALS: tuple[str, ...] = contract.USER_FEATURES.names(contract.INT64)
@@ -46,8 +51,10 @@ ITEM_KEY = contract.ITEM.join_key
 # Column order of the models' sparse inputs.
 USER_SPARSE: tuple[str, ...] = (USER_KEY, *USER_CATEGORICALS)
 ITEM_SPARSE: tuple[str, ...] = (ITEM_KEY, *ITEM_CATEGORICALS)
-RANKER_SPARSE: tuple[str, ...] = (*USER_SPARSE, *ITEM_SPARSE)
-RANKER_DENSE: tuple[str, ...] = (USER_DENSE, ITEM_DENSE)
+USER_RANKER_SPARSE: tuple[str, ...] = (*USER_SPARSE, *stream_inputs.SPARSE)
+USER_RANKER_DENSE: tuple[str, ...] = (USER_DENSE, *stream_inputs.DENSE)
+RANKER_SPARSE: tuple[str, ...] = (*USER_RANKER_SPARSE, *ITEM_SPARSE)
+RANKER_DENSE: tuple[str, ...] = (*USER_RANKER_DENSE, ITEM_DENSE, *stream_inputs.CROSS_DENSE)
 
 # Features the online store serves per user (Feast view `user_features`), in the order
 # the serving path passes them between stages.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 EVENT_TYPES = ("impression", "click", "purchase")
@@ -95,7 +95,9 @@ class Event:
         return str(self.user_id).encode()
 
     def value(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        # vars(), not asdict(): the fields are plain values, and asdict's deep copy
+        # was most of a producer's time per event.
+        return json.dumps(vars(self), separators=(",", ":")).encode()
 
 
 def decode(key: bytes | None, value: bytes | None, now: float) -> Event:

@@ -7,12 +7,13 @@ import random
 import time
 import uuid
 
+import numpy as np
 import pytest
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from pipelines import schema
-from pipelines.serving import feast_layout
+from pipelines.serving import feast_layout, stream_inputs
 from pipelines.streaming.events import EventProducer
 from pipelines.streaming.kafka_client import client_config
 from pipelines.streaming.processor import FRESHNESS_SLO_S
@@ -60,6 +61,7 @@ def test_a_clicked_item_leaves_the_answer_within_the_freshness_objective(
         f"triton {urls[0]}: no usable answer for user {user} before the click"
     )
     item = before.item_ids[0]
+    stream_before = feast_layout.read_rows(redis_client, STREAM_LAYOUT, [user])[0]
     producer = EventProducer(where.kafka)
     # The impression first: the producer has its connections before the clock starts.
     producer.send(user, item, "impression")
@@ -83,12 +85,34 @@ def test_a_clicked_item_leaves_the_answer_within_the_freshness_objective(
         where.feast_project, ITEM_FEATURES, (schema.ITEM_CATEGORY,)
     )
     category = feast_layout.read_rows(redis_client, items, [item])[0][0][0]
-    clicks, last_category = feast_layout.read_rows(redis_client, STREAM_LAYOUT, [user])[0][0]
+    stream_after = feast_layout.read_rows(redis_client, STREAM_LAYOUT, [user])[0]
+    clicks, last_category = stream_after[0]
     assert clicks >= 1 and last_category == category, (
         f"feast: user {user}'s {STREAM_LAYOUT.view} row ({clicks:g} clicks in the hour, "
         f"last click category {last_category:g}) does not show the click on item {item} "
         f"(category {category:g})"
     )
+    # The ranker reads the streaming features: once the click has changed its inputs,
+    # the items recommended before and after are scored differently. (Where the row's
+    # ranker inputs happen to be the same as before, there is nothing to compare.)
+    inputs_before, inputs_after = (
+        np.concatenate(stream_inputs.ranker_inputs(row), axis=1)
+        for row in (stream_before, stream_after)
+    )
+    if not np.array_equal(inputs_before, inputs_after):
+        (after,) = client.recommend(urls[0], [user])
+        scores_before = dict(zip(before.item_ids, before.scores, strict=True))
+        common = [i for i in after.item_ids if i in scores_before]
+        unchanged = [
+            i
+            for i, s in zip(after.item_ids, after.scores, strict=True)
+            if i in scores_before and s == scores_before[i]
+        ]
+        assert common and len(unchanged) < len(common), (
+            f"triton {urls[0]}: user {user}'s scores did not change with their streaming "
+            f"features ({inputs_before.tolist()} -> {inputs_after.tolist()}) → the "
+            "retrieval stage must pass the user_stream_features row to scoring"
+        )
 
 
 def dead_letters(where: Endpoints, marker: bytes, count: int) -> list:

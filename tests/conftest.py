@@ -99,11 +99,19 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    client = RedisCluster(host="127.0.0.1", port=nodes[0][1])
-    for _ in range(100):
-        if client.cluster_info().get("cluster_state") == "ok":
+    # Every node must see the cluster as ok: one that does not yet answers a write to a
+    # slot it serves with CLUSTERDOWN.
+    members = [redis.Redis(port=port) for _, port in nodes]
+    for _ in range(200):
+        states = [member.cluster("info")["cluster_state"] for member in members]
+        if states == ["ok"] * len(nodes):
             break
         time.sleep(0.05)
+    else:
+        pytest.fail(f"the test Redis cluster is not ok after 10 s: {states}")
+    for member in members:
+        member.close()
+    client = RedisCluster(host="127.0.0.1", port=nodes[0][1])
     yield client
     client.close()
     for process, _ in nodes:

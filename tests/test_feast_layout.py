@@ -13,6 +13,7 @@ from feast.protos.feast.types.Value_pb2 import Value
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from pipelines.serving.feast_layout import (
+    EntityRow,
     FeastViewLayout,
     decode_value,
     encode_int64,
@@ -86,13 +87,13 @@ def test_float_roundtrip_is_exact() -> None:
     assert decode_value(raw) == parsed.float_val
 
 
-def _store(client: redis.Redis, entity_id: int, values: dict[str, Value]) -> None:
+def _store(
+    client: redis.Redis, entity_id: int, values: dict[str, Value], view: str = "user_features"
+) -> None:
     key = EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=entity_id)])
     client.hset(
         _redis_key("recstack", key, entity_key_serialization_version=3),
-        mapping={
-            _mmh3(f"user_features:{name}"): v.SerializeToString() for name, v in values.items()
-        },
+        mapping={_mmh3(f"{view}:{name}"): v.SerializeToString() for name, v in values.items()},
     )
 
 
@@ -106,6 +107,24 @@ def test_read_rows_from_a_real_redis(redis_server: tuple[str, int]) -> None:
     assert rows[1, 0] == 4.0 and math.isnan(rows[1, 1])
     assert np.isnan(rows[2]).all()
     assert read_rows(client, LAYOUT, [])[0].shape == (0, 2)
+
+
+def test_two_views_of_an_entity_are_read_in_one_row(redis_server: tuple[str, int]) -> None:
+    client = redis.Redis(host=redis_server[0], port=redis_server[1], db=2)
+    stream = FeastViewLayout("recstack", "user_stream_features", "user_id", ("c",))
+    row = EntityRow((LAYOUT, stream))
+    _store(client, 20, {"a": Value(int64_val=1), "b": Value(float_val=2.0)})
+    _store(client, 20, {"c": Value(int64_val=5)}, view="user_stream_features")
+    _store(client, 21, {"a": Value(int64_val=2)})  # no streamed event yet
+    _store(client, 22, {"c": Value(int64_val=6)}, view="user_stream_features")
+    rows, found = read_rows(client, row, [20, 21, 22])
+    assert row.features == ("a", "b", "c")
+    assert rows[0].tolist() == [1.0, 2.0, 5.0]
+    assert rows[1, 0] == 2.0 and np.isnan(rows[1, 1:]).all()
+    # Found means the first view has a value: a streaming row alone is no known user.
+    assert found.tolist() == [True, True, False]
+    with pytest.raises(ValueError, match="not keyed like"):
+        EntityRow((LAYOUT, FeastViewLayout("other", "v", "user_id", ("c",))))
 
 
 def test_a_failed_read_leaves_the_connection_pool_usable(redis_server: tuple[str, int]) -> None:

@@ -240,7 +240,7 @@ def test_features_cover_every_user_and_item_and_count_train_clicks(cfg: Pipeline
     result = build(cfg)
     assert result.changed
     raw = load_raw(cfg.paths.data_dir)
-    users, items = load_features(cfg.paths.data_dir)
+    users, items, _ = load_features(cfg.paths.data_dir)
     assert sorted(users["user_id"]) == sorted(raw.users["user_id"])
     assert sorted(items["item_id"]) == sorted(raw.items["item_id"])
     assert users[schema.USER_DENSE].dtype == np.float32

@@ -109,6 +109,7 @@ def test_exported_stages_recommend_unseen_items(
     for name in [m for m in sys.modules if m.startswith("recstack_serving")]:
         monkeypatch.delitem(sys.modules, name)
     import faiss
+    from recstack_serving import stream_inputs
     from recstack_serving.catalog import Catalog
     from recstack_serving.filtering import filter_candidates
     from recstack_serving.ordering import order
@@ -134,12 +135,14 @@ def test_exported_stages_recommend_unseen_items(
     user_ids = users["user_id"].to_numpy(np.int64)
     seen = [clicks.loc[clicks["user_id"] == u, "item_id"].to_numpy() for u in user_ids]
     rows = users[list(spec.user_features)].to_numpy(np.float64)
-    sparse, dense = user_inputs(user_ids, rows, len(spec.user_categoricals))
-    candidates = retrieval.retrieve(sparse, np.ones(len(user_ids), dtype=bool))
+    # No streamed event yet for any of them: the stream rows are missing.
+    no_events = np.full((len(user_ids), len(stream_inputs.FEATURES)), np.nan)
+    user = user_inputs(user_ids, rows, len(spec.user_categoricals), no_events)
+    candidates = retrieval.retrieve(user.tower, np.ones(len(user_ids), dtype=bool))
     filtered = filter_candidates(candidates.item_ids, seen, np.array([], dtype=np.int64))
     ids, scores = order(
         filtered,
-        scoring.score(sparse, dense, filtered, candidates.fallback),
+        scoring.score(user.sparse, user.dense, filtered, candidates.fallback),
         catalog,
         spec.top_k,
         spec.max_per_category,

@@ -162,3 +162,30 @@ def test_results_older_than_the_limit_are_recomputed(
     client.hset(keys.batch_marker("t"), "generated_at", int(too_old))
     assert batch(cfg).changed
     assert int(client.hget(keys.topk("t", 0), "generated_at")) > too_old
+
+
+def test_batch_scores_with_the_streaming_features_redis_holds(
+    cfg: PipelineConfig, client: redis.Redis
+) -> None:
+    publish(cfg)
+    client.delete(keys.batch_marker("t"))
+    batch(cfg)
+    user = 3
+
+    def scores() -> dict[int, float]:
+        record = client.hgetall(keys.topk("t", user))
+        ids = [int(i) for i in record[b"items"].split(b",")]
+        return dict(zip(ids, (float(s) for s in record[b"scores"].split(b",")), strict=True))
+
+    before = scores()
+    items = pd.read_parquet(cfg.paths.data_dir / schema.ITEMS_FILE)
+    categories = dict(zip(items["item_id"], items[schema.ITEM_CATEGORY], strict=True))
+    ((_, last_category),), _ = feast_layout.read_rows(client, STREAM_LAYOUT, [user])
+    # A click in another category than the user's last one changes both features.
+    item = next(i for i, c in categories.items() if c != last_category and i not in before)
+    ActivityStore(client, "t", categories).apply([Event("b", user, item, "click", 4e9)])
+    client.delete(keys.batch_marker("t"))
+    batch(cfg)
+    after = scores()
+    common = set(before) & set(after)
+    assert common and any(before[i] != after[i] for i in common)

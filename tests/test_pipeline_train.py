@@ -20,12 +20,14 @@ from pipelines.config import Paths, PipelineConfig, TrainConfig
 from pipelines.data.synthetic import generate
 from pipelines.data.validate import load_raw
 from pipelines.features import build, load_features
+from pipelines.serving.retrieval import user_inputs
+from pipelines.split import temporal_split
 from pipelines.train.dlrm import DLRM, fit_dlrm
 from pipelines.train.errors import QualityGateError
 from pipelines.train.evaluate import evaluate
 from pipelines.train.export import check_onnx, export_onnx
 from pipelines.train.gate import check_quality
-from pipelines.train.inputs import TrainingData, cardinality, prepare
+from pipelines.train.inputs import TrainingData, as_of_each, cardinality, prepare
 from pipelines.train.metrics import auc, retrieval_at_k
 from pipelines.train.run import train
 from pipelines.train.two_tower import TwoTower, embed, fit_two_tower
@@ -47,8 +49,8 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
 @pytest.fixture(scope="module")
 def data(published: PipelineConfig) -> TrainingData:
     raw = load_raw(published.paths.data_dir)
-    users, items = load_features(published.paths.data_dir)
-    return prepare(users, items, raw.impressions, published.train.holdout_fraction)
+    users, items, stream = load_features(published.paths.data_dir)
+    return prepare(users, items, stream, raw.impressions, published.train.holdout_fraction)
 
 
 def test_models_beat_the_popularity_baseline(published: PipelineConfig) -> None:
@@ -57,6 +59,28 @@ def test_models_beat_the_popularity_baseline(published: PipelineConfig) -> None:
     assert metrics["retrieval_hit_rate_at_k"] > metrics["popularity_hit_rate_at_k"]
     assert metrics["ranker_auc"] > 0.6
     assert metrics["ranker_auc"] > metrics["popularity_auc"]
+
+
+def test_the_ranker_trains_on_what_serving_builds_from_the_same_rows(
+    published: PipelineConfig, data: TrainingData
+) -> None:
+    """The user's ranker columns of each holdout impression equal what the retrieval
+    stage makes of the online rows then: the static features and the streaming row as
+    of strictly before the impression."""
+    raw = load_raw(published.paths.data_dir)
+    users, _, stream = load_features(published.paths.data_dir)
+    _, holdout = temporal_split(raw.impressions, published.train.holdout_fraction)
+    ids = holdout["user_id"].to_numpy(np.int64)
+    rows = users.set_index("user_id").loc[ids, list(schema.USER_ONLINE_FEATURES)]
+    online = user_inputs(
+        ids, rows.to_numpy(np.float64), len(schema.USER_CATEGORICALS), as_of_each(holdout, stream)
+    )
+    sparse, dense = data.ranker_inputs(data.holdout)
+    np.testing.assert_array_equal(sparse[:, : len(schema.USER_RANKER_SPARSE)], online.sparse)
+    np.testing.assert_array_equal(dense[:, : len(schema.USER_RANKER_DENSE)], online.dense)
+    # The streaming columns carry values: most impressions follow a click of their user.
+    assert (online.sparse[:, -1] > 0).mean() > 0.5
+    assert (online.dense[:, -1] > 0).any()
 
 
 def test_published_layout(published: PipelineConfig, data: TrainingData) -> None:

@@ -16,11 +16,13 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from pipelines.export import triton_models
+from pipelines.serving import stream_inputs
 from pipelines.serving.catalog import Catalog
 from pipelines.serving.filtering import PAD, filter_candidates
 from pipelines.serving.ordering import order
 from pipelines.serving.retrieval import Retrieval
 from pipelines.serving.scoring import Scoring
+from recstack_contract.features import NO_CATEGORY
 
 
 def _catalog(categories: dict[int, int]) -> Catalog:
@@ -91,6 +93,37 @@ def test_fallback_users_are_ordered_by_popularity_without_the_ranker() -> None:
         np.array([[True]]),
     )
     assert scores.tolist() == [[0.5, 2.0, 1.0, -np.inf]]
+
+
+class _EchoRanker:
+    """Scores each row by one of its dense inputs: shows what the ranker was given."""
+
+    def __init__(self, column: int) -> None:
+        self.column = column
+        self.feeds: dict[str, np.ndarray] = {}
+
+    def run(self, _outputs: None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self.feeds = feeds
+        return [feeds["dense"][:, self.column]]
+
+
+def test_the_ranker_is_told_which_candidates_match_the_last_click_category() -> None:
+    catalog = _catalog({10: 1, 11: 2, 12: 1})
+    ranker = _EchoRanker(column=-1)  # the cross closes the dense inputs
+    scoring = Scoring(ranker=ranker, catalog=catalog)  # type: ignore[arg-type]
+    # The user's ranker columns: id, then the last-click category's code (0: none yet).
+    last_click = stream_inputs.category_code(np.array([1, NO_CATEGORY]))
+    user_sparse = np.stack([np.array([5, 6]), last_click], axis=1)
+    scores = scoring.score(
+        user_sparse,
+        np.array([[0.1], [0.2]], dtype=np.float32),
+        np.array([[10, 11, 12], [12, 11, PAD]]),
+        np.array([[False], [False]]),
+    )
+    assert scores.tolist() == [[1.0, 0.0, 1.0], [0.0, 0.0, -np.inf]]
+    # Each row: the user's columns, then the item's; dense likewise, the cross last.
+    assert ranker.feeds["sparse"][:3].tolist() == [[5, 2, 10, 1], [5, 2, 11, 2], [5, 2, 12, 0]]
+    assert ranker.feeds["dense"][0].tolist() == pytest.approx([0.1, 0.0, 1.0])
 
 
 def _linear_tower(width: int, dim: int) -> ort.InferenceSession:

@@ -35,3 +35,45 @@ def test_traffic_mixes_users_rather_than_sending_them_in_order() -> None:
     users = [i.user_id for i in drawn]
     assert users != sorted(users)
     assert len(set(users)) > 200
+
+
+def _lift_after_a_click(user: np.ndarray, category: np.ndarray, clicked: np.ndarray) -> float:
+    """CTR of impressions of the category of the user's previous click, over the CTR of
+    the others that follow a click (events in time order)."""
+    last = {}
+    match, other = [], []
+    for u, c, k in zip(user.tolist(), category.tolist(), clicked.tolist(), strict=True):
+        if u in last:
+            (match if last[u] == c else other).append(k)
+        if k:
+            last[u] = c
+    return float(np.mean(match) / np.mean(other))
+
+
+def test_the_log_has_sessions_whose_intent_the_last_click_shows() -> None:
+    _, items, impressions = simulate(DATA)
+    frame = impressions.to_pandas().sort_values("timestamp", kind="stable")
+    user = frame["user_id"].to_numpy()
+    category = items["item_category"].to_numpy()[frame["item_id"].to_numpy()]
+    clicked = frame["click"].to_numpy() == 1
+    gap = frame.groupby("user_id")["timestamp"].diff().dt.total_seconds().to_numpy()
+    near = ~(gap > 1800)  # within a session's half hour of the user's previous event
+    # Long-term taste makes a later click of the same category likelier at any distance;
+    # a session's intent adds to it only close by (without sessions both are ~1.8).
+    within = _lift_after_a_click(user[near], category[near], clicked[near])
+    across = _lift_after_a_click(user[~near], category[~near], clicked[~near])
+    assert within > 1.2 * across
+
+
+def test_traffic_has_the_same_sessions() -> None:
+    world = build_world(DATA)
+    traffic = Traffic(world, np.random.default_rng(3))
+    # Drawn a few at a time, as it is sent: sessions span draws.
+    drawn = [i for _ in range(50) for i in traffic.draw(400)]
+    user = np.array([i.user_id for i in drawn])
+    category = world.item_category[np.array([i.item_id for i in drawn])]
+    clicked = np.array([i.clicked for i in drawn])
+    # Shuffled, the events keep the users' taste but lose their sessions.
+    mixed = np.random.default_rng(0).permutation(len(drawn))
+    in_order = _lift_after_a_click(user, category, clicked)
+    assert in_order > 1.1 * _lift_after_a_click(user[mixed], category[mixed], clicked[mixed])

@@ -5,7 +5,12 @@ and users near the mix of their user group's preferred categories, so the catego
 features carry signal a model can learn. Item popularity is Zipf over a seeded
 permutation of item ids. Impressions mix a popularity-driven and a preference-driven
 candidate source (like a log produced by an earlier recommender), and clicks follow
-sigmoid(affinity + popularity + bias) with the bias solved for a realistic CTR.
+sigmoid(affinity + popularity + intent + bias) with the bias solved for a realistic CTR.
+
+Impressions come in sessions: a few within half an hour, each session with an intent,
+one category drawn from the user's taste, whose items are clicked more readily then.
+That is the short-term signal the streaming features (the clicks of the last hour, the
+category of the last click) carry beyond a user's long-term taste.
 
 Everything derives from one seed through independent streams, so a given DataConfig
 always produces the same tables.
@@ -13,6 +18,7 @@ always produces the same tables.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -44,6 +50,15 @@ PREFERENCE_POPULARITY = 0.25
 CLICK_AFFINITY = 4.0
 CLICK_POPULARITY = 0.2
 TARGET_CTR = 0.15
+# Sessions: impressions per session on average, how long one lasts, and the click
+# logit's lift for an item of the session's intent category.
+SESSION_IMPRESSIONS = 6
+SESSION_US = 30 * 60 * 1_000_000
+CLICK_INTENT = 2.0
+# Share of impressions drawn from the session's intent (by popularity within it), and
+# share of sessions whose intent is any category rather than one of the user's taste.
+SESSION_SHARE = 0.3
+INTENT_OUTSIDE_TASTE = 0.5
 START = datetime(2024, 1, 1, tzinfo=UTC)
 SPAN_US = 30 * 24 * 3600 * 1_000_000
 # Cells of the users x items probability matrix sampled at once: bounds memory
@@ -62,22 +77,71 @@ class World:
     item_latent: np.ndarray
     popularity: np.ndarray
 
-    def sample_items(self, rng: np.random.Generator, user: np.ndarray) -> np.ndarray:
-        """An impressed item per entry of `user` (sorted): from popularity or the user's
-        taste, like the log of an earlier recommender."""
+    def sample_items(
+        self, rng: np.random.Generator, user: np.ndarray, intent: np.ndarray
+    ) -> np.ndarray:
+        """An impressed item per entry of `user` (sorted) in a session of intent category
+        `intent`: from popularity, the user's taste or the intent (what the user browses
+        for), like the log of an earlier recommender."""
         item = rng.choice(len(self.popularity), size=len(user), p=self.popularity)
-        by_preference = np.flatnonzero(rng.random(len(user)) >= POPULARITY_SHARE)
+        source = rng.random(len(user))
+        by_preference = np.flatnonzero(source >= POPULARITY_SHARE + SESSION_SHARE)
         item[by_preference] = _preferred(
             rng, user[by_preference], self.user_latent, self.item_latent, self.popularity
         )
+        by_intent = np.flatnonzero(
+            (source >= POPULARITY_SHARE) & (source < POPULARITY_SHARE + SESSION_SHARE)
+        )
+        item[by_intent] = self._popular_in(rng, intent[by_intent])
         return item
 
-    def click_logit(self, user: np.ndarray, item: np.ndarray) -> np.ndarray:
-        """The click model's logit before its rate-setting bias (bias_for_rate)."""
+    def draw_intents(self, rng: np.random.Generator, user: np.ndarray) -> np.ndarray:
+        """A session intent per entry of `user` (sorted): mostly the category of an item
+        drawn from that user's taste, sometimes any category (a need of the moment)."""
+        chosen = _preferred(rng, user, self.user_latent, self.item_latent, self.popularity)
+        intent = self.item_category[chosen]
+        anything = rng.random(len(user)) < INTENT_OUTSIDE_TASTE
+        intent[anything] = rng.integers(self.item_category.max() + 1, size=anything.sum())
+        return intent
+
+    @functools.cached_property
+    def _by_category(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Items sorted by category, their cumulative popularity, and each category's
+        [first, end) range in that order."""
+        order = np.argsort(self.item_category, kind="stable")
+        codes = np.arange(self.item_category.max() + 1)
+        sorted_categories = self.item_category[order]
+        bounds = np.stack(
+            [
+                np.searchsorted(sorted_categories, codes),
+                np.searchsorted(sorted_categories, codes, "right"),
+            ]
+        )
+        return order, np.cumsum(self.popularity[order]), bounds
+
+    def _popular_in(self, rng: np.random.Generator, category: np.ndarray) -> np.ndarray:
+        """An item per entry of `category`, drawn from it by popularity (every category
+        has an item: _items makes sure)."""
+        order, cumulative, (first, end) = self._by_category
+        low = np.where(first > 0, cumulative[np.maximum(first - 1, 0)], 0.0)[category]
+        high = cumulative[end - 1][category]
+        at = np.searchsorted(cumulative, low + rng.random(len(category)) * (high - low), "right")
+        return order[np.clip(at, first[category], end[category] - 1)]
+
+    @functools.cached_property
+    def item_category(self) -> np.ndarray:
+        return self.items["item_category"].to_numpy()
+
+    def click_logit(self, user: np.ndarray, item: np.ndarray, intent: np.ndarray) -> np.ndarray:
+        """The click model's logit before its rate-setting bias (bias_for_rate), for
+        impressions in sessions of intent category `intent`."""
         affinity = np.einsum("ij,ij->i", self.user_latent[user], self.item_latent[item])
         log_pop = np.log(self.popularity)
         standard_pop = (log_pop[item] - log_pop.mean()) / log_pop.std()
-        return CLICK_AFFINITY * affinity + CLICK_POPULARITY * standard_pop
+        in_intent = self.item_category[item] == intent
+        return (
+            CLICK_AFFINITY * affinity + CLICK_POPULARITY * standard_pop + CLICK_INTENT * in_intent
+        )
 
 
 def build_world(data: DataConfig) -> World:
@@ -169,12 +233,20 @@ def _impressions(rng: np.random.Generator, data: DataConfig, world: World) -> pa
     extra = data.impressions_per_user - 1
     counts = 1 + rng.negative_binomial(2, 2 / (2 + extra), size=n_users)
     user = np.repeat(np.arange(n_users), counts)  # sorted, as sample_items() needs
-    item = world.sample_items(rng, user)
-    logit = world.click_logit(user, item)
+    # Each user's impressions fall into their sessions at random; a session starts
+    # anywhere in the span and holds its impressions within SESSION_US.
+    sessions = np.maximum(1, np.round(counts / SESSION_IMPRESSIONS)).astype(np.int64)
+    session_user = np.repeat(np.arange(n_users), sessions)
+    first_session = np.cumsum(sessions) - sessions
+    session = first_session[user] + rng.integers(sessions[user])
+    intent = world.draw_intents(rng, session_user)
+    item = world.sample_items(rng, user, intent[session])
+    logit = world.click_logit(user, item, intent[session])
     logit += bias_for_rate(logit, TARGET_CTR)
     click = rng.random(len(user)) < 1 / (1 + np.exp(-logit))
 
-    offset_us = rng.integers(SPAN_US, size=len(user))
+    session_start = rng.integers(SPAN_US - SESSION_US, size=len(session_user))
+    offset_us = session_start[session] + rng.integers(SESSION_US, size=len(user))
     order = np.argsort(offset_us, kind="stable")
     start_us = int(START.timestamp()) * 1_000_000
     return pa.table(
@@ -194,21 +266,26 @@ def _preferred(
     item_latent: np.ndarray,
     popularity: np.ndarray,
 ) -> np.ndarray:
-    """One item per entry of `user` (sorted), drawn from that user's taste distribution."""
+    """One item per entry of `user` (sorted), drawn from that user's taste distribution.
+
+    Only the users present get a row of the users x items matrix: live traffic asks for
+    a few of many users at a time."""
     chosen = np.empty(len(user), dtype=np.int64)
     n_items = len(item_latent)
     log_prior = PREFERENCE_POPULARITY * np.log(popularity)
+    present = np.unique(user)
     block = max(1, MATRIX_CELLS // n_items)
-    for start in range(0, len(user_latent), block):
-        logits = PREFERENCE_SHARPNESS * user_latent[start : start + block] @ item_latent.T
+    for start in range(0, len(present), block):
+        rows = present[start : start + block]
+        logits = PREFERENCE_SHARPNESS * user_latent[rows] @ item_latent.T
         logits += log_prior
         cdf = np.cumsum(np.exp(logits - logits.max(axis=1, keepdims=True)), axis=1)
         cdf /= cdf[:, -1:]
         # Sorted users: the block's entries are one contiguous range.
-        low, high = np.searchsorted(user, [start, start + block])
-        local = user[low:high] - start
+        low, high = np.searchsorted(user, [rows[0], rows[-1] + 1])
+        local = np.searchsorted(rows, user[low:high])
         # Row r's CDF shifted by r makes one increasing array, so a single searchsorted
-        # samples every user of the block at once.
+        # samples every entry of the block at once.
         shifted = (cdf + np.arange(len(cdf))[:, None]).ravel()
         hit = np.searchsorted(shifted, local + rng.random(high - low), side="right")
         chosen[low:high] = np.minimum(hit - local * n_items, n_items - 1)

@@ -18,7 +18,7 @@ from pipelines.steps import StepResult
 STEP = "data"
 STAMP_FILE = "_synthetic.json"
 # Bump when simulate() changes what it draws, so existing tables are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 
 def generate(cfg: PipelineConfig) -> StepResult:

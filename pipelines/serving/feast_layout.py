@@ -69,12 +69,59 @@ class FeastViewLayout:
     def fields(self) -> tuple[bytes, ...]:
         return tuple(feature_field(self.view, name) for name in self.features)
 
+    @property
+    def found_fields(self) -> int:
+        """Leading fields of which one must be set for the entity to count as found."""
+        return len(self.fields)
+
     @functools.cached_property
     def hmget_frame(self) -> tuple[bytes, bytes]:
-        """RESP encoding of `HMGET <key> <fields…>` around the key: (before, after)."""
-        head = b"*%d\r\n$5\r\nHMGET\r\n" % (2 + len(self.fields))
-        tail = b"".join(b"$%d\r\n%s\r\n" % (len(f), f) for f in self.fields)
-        return head, tail
+        return _hmget_frame(self.fields)
+
+
+@dataclass(frozen=True)
+class EntityRow:
+    """Several views of one entity, read in one HMGET: Feast keeps every view of an
+    entity in the same hash. The entity is found when its first view has a value; the
+    others may be absent (NaN), say a user without any streamed event yet."""
+
+    views: tuple[FeastViewLayout, ...]
+
+    def __post_init__(self) -> None:
+        first = self.views[0]
+        for view in self.views[1:]:
+            if (view.project, view.join_key) != (first.project, first.join_key):
+                raise ValueError(f"{view.view} is not keyed like {first.view}: no shared row")
+
+    def entity_key(self, entity_id: int) -> bytes:
+        return self.views[0].entity_key(entity_id)
+
+    @functools.cached_property
+    def features(self) -> tuple[str, ...]:
+        return tuple(name for view in self.views for name in view.features)
+
+    @functools.cached_property
+    def fields(self) -> tuple[bytes, ...]:
+        return tuple(field for view in self.views for field in view.fields)
+
+    @property
+    def found_fields(self) -> int:
+        return len(self.views[0].fields)
+
+    @functools.cached_property
+    def hmget_frame(self) -> tuple[bytes, bytes]:
+        return _hmget_frame(self.fields)
+
+
+# Either reads the same way (read_rows).
+RowLayout = FeastViewLayout | EntityRow
+
+
+def _hmget_frame(fields: tuple[bytes, ...]) -> tuple[bytes, bytes]:
+    """RESP encoding of `HMGET <key> <fields…>` around the key: (before, after)."""
+    head = b"*%d\r\n$5\r\nHMGET\r\n" % (2 + len(fields))
+    tail = b"".join(b"$%d\r\n%s\r\n" % (len(f), f) for f in fields)
+    return head, tail
 
 
 def feature_field(view: str, feature: str) -> bytes:
@@ -143,7 +190,7 @@ def _varint(raw: bytes, pos: int) -> tuple[int, int]:
 
 
 def read_rows(
-    client, layout: FeastViewLayout, entity_ids: Sequence[int]
+    client, layout: RowLayout, entity_ids: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows (float64, NaN where missing) and a found-mask, in one round trip.
 
@@ -160,11 +207,11 @@ def read_rows(
     else:
         replies = _hmget_many(client, keys, layout)
     decoded = [[decode_value(v) for v in values] for values in replies]
-    found = np.array([any(v is not None for v in row) for row in decoded])
+    found = np.array([any(v is not None for v in row[: layout.found_fields]) for row in decoded])
     return np.array(decoded, dtype=np.float64), found  # None becomes NaN
 
 
-def _hmget_many(client, keys: list[bytes], layout: FeastViewLayout) -> list[list]:
+def _hmget_many(client, keys: list[bytes], layout: RowLayout) -> list[list]:
     head, tail = layout.hmget_frame
     request = b"".join(b"%s$%d\r\n%s\r\n%s" % (head, len(key), key, tail) for key in keys)
     # Raw commands on a pooled connection: the client's own Retry covers only connecting

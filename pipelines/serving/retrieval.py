@@ -13,7 +13,7 @@ import faiss
 import numpy as np
 import onnxruntime as ort
 
-from . import feast_layout
+from . import feast_layout, stream_inputs
 from .filtering import PAD
 from .resilience import RedisUnavailable, with_retries
 
@@ -44,7 +44,7 @@ class Retrieval:
         self._popular = np.pad(popular, (0, n_candidates - len(popular)), constant_values=PAD)
 
     def retrieve(self, user_sparse: np.ndarray, found: np.ndarray) -> Candidates:
-        """user_sparse: int64 [users, len(USER_SPARSE)] (user id first)."""
+        """user_sparse: the user tower's input, int64 [users, len(USER_SPARSE)] (id first)."""
         result = np.empty((len(user_sparse), self._n), dtype=np.int64)
         result[~found] = self._popular
         if found.any():
@@ -55,7 +55,10 @@ class Retrieval:
 
 
 def read_user_features(
-    client, layout: feast_layout.FeastViewLayout, user_ids: np.ndarray, budget_s: float
+    client,
+    layout: feast_layout.RowLayout,
+    user_ids: np.ndarray,
+    budget_s: float,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Online feature rows, found-mask and whether Redis could not be read (then every
     user is treated as unknown: the answer falls back to popular items, degraded)."""
@@ -69,16 +72,31 @@ def read_user_features(
         return missing, np.zeros(len(user_ids), dtype=bool), True
 
 
-def user_inputs(
-    user_ids: np.ndarray, feature_rows: np.ndarray, n_categoricals: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split online feature rows into the models' sparse and dense user inputs.
+@dataclass(frozen=True)
+class UserInputs:
+    """A batch of users' model inputs, from their online feature rows."""
 
-    feature_rows: [users, categoricals + dense], NaN where missing (missing -> 0).
-    Returns user_sparse int64 [users, 1 + categoricals] and user_dense float32.
+    tower: np.ndarray  # int64 [users, 1 + categoricals]: the user tower's input (id first)
+    # The ranker's user columns: the tower's, then the streaming ones (stream_inputs.py).
+    sparse: np.ndarray  # int64
+    dense: np.ndarray  # float32
+
+
+def user_inputs(
+    user_ids: np.ndarray, feature_rows: np.ndarray, n_categoricals: int, stream_rows: np.ndarray
+) -> UserInputs:
+    """Split online feature rows into the models' user inputs.
+
+    feature_rows: [users, categoricals + dense], NaN where missing (missing -> 0);
+    stream_rows: [users, len(stream_inputs.FEATURES)], NaN where missing.
     """
     rows = np.nan_to_num(feature_rows, nan=0.0)
-    sparse = np.empty((len(user_ids), 1 + n_categoricals), dtype=np.int64)
-    sparse[:, 0] = user_ids
-    sparse[:, 1:] = rows[:, :n_categoricals]
-    return sparse, rows[:, n_categoricals:].astype(np.float32)
+    tower = np.empty((len(user_ids), 1 + n_categoricals), dtype=np.int64)
+    tower[:, 0] = user_ids
+    tower[:, 1:] = rows[:, :n_categoricals]
+    stream_sparse, stream_dense = stream_inputs.ranker_inputs(stream_rows)
+    return UserInputs(
+        tower=tower,
+        sparse=np.concatenate([tower, stream_sparse], axis=1),
+        dense=np.concatenate([rows[:, n_categoricals:].astype(np.float32), stream_dense], axis=1),
+    )

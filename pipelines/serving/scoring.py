@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 
+from . import stream_inputs
 from .catalog import Catalog
 from .filtering import PAD
 
@@ -29,7 +30,9 @@ class Scoring:
         candidates: np.ndarray,
         fallback: np.ndarray,
     ) -> np.ndarray:
-        """Scores [users, n]: click probabilities for known users, log-popularity for
+        """user_sparse, user_dense: the ranker's user columns (retrieval.UserInputs).
+
+        Scores [users, n]: click probabilities for known users, log-popularity for
         fallback users; -inf where there is no (known) candidate."""
         users, width = candidates.shape
         scores = np.full((users, width), -np.inf, dtype=np.float32)
@@ -42,8 +45,10 @@ class Scoring:
             return scores
         user_of = np.broadcast_to(np.arange(users)[:, None], candidates.shape)[by_ranker]
         item_rows = rows[by_ranker]
-        sparse = np.concatenate([user_sparse[user_of], self._catalog.sparse[item_rows]], axis=1)
-        dense = np.concatenate([user_dense[user_of], self._catalog.dense[item_rows]], axis=1)
+        user = user_sparse[user_of]
+        sparse = np.concatenate([user, self._catalog.sparse[item_rows]], axis=1)
+        cross = stream_inputs.in_last_click_category(user, self._catalog.category[item_rows])
+        dense = np.concatenate([user_dense[user_of], self._catalog.dense[item_rows], cross], axis=1)
         scores[by_ranker] = self._ranker.run(
             None, {"sparse": sparse, "dense": dense.astype(np.float32)}
         )[0]

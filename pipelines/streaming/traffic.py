@@ -1,7 +1,8 @@
 """Live traffic: impressions and clicks drawn from the generative model behind the
 synthetic data (pipelines/data/simulate.py), published as interaction events at a
 steady rate. A model learning from the stream finds the same signal as in the log:
-clicks follow each user's latent taste and each item's popularity.
+clicks follow each user's latent taste, each item's popularity and the intent of the
+user's current session, which changes after SESSION_IMPRESSIONS impressions on average.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.data.simulate import TARGET_CTR, World, bias_for_rate
+from pipelines.data.simulate import SESSION_IMPRESSIONS, TARGET_CTR, World, bias_for_rate
 
 from .events import EventProducer
 
@@ -37,6 +38,7 @@ class Traffic:
 
     def __init__(self, world: World, rng: np.random.Generator) -> None:
         self._world, self._rng = world, rng
+        self._intent = world.draw_intents(rng, np.arange(len(world.user_latent)))
         self._bias = bias_for_rate(self._logits(CALIBRATION_IMPRESSIONS)[2], TARGET_CTR)
 
     def draw(self, n: int) -> list[Interaction]:
@@ -53,8 +55,11 @@ class Traffic:
         # locally; the inverse of a sorted array stays sorted, as sample_items needs).
         drawn, local = np.unique(user, return_inverse=True)
         view = dataclasses.replace(self._world, user_latent=self._world.user_latent[drawn])
-        item = view.sample_items(self._rng, local)
-        return user, item, self._world.click_logit(user, item)
+        # Some of the users drawn start a new session, with an intent of its own.
+        renewing = np.flatnonzero(self._rng.random(len(drawn)) < 1 / SESSION_IMPRESSIONS)
+        self._intent[drawn[renewing]] = view.draw_intents(self._rng, renewing)
+        item = view.sample_items(self._rng, local, self._intent[user])
+        return user, item, self._world.click_logit(user, item, self._intent[user])
 
 
 @dataclass

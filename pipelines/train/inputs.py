@@ -5,6 +5,11 @@ so ids may be sparse, start anywhere and be as large as int64 allows. The sparse
 hold the raw ids and codes in schema column order: the models fold them into their
 embedding tables themselves (modulo the column's cardinality), exactly as they will at
 serving time.
+
+The streaming user features are joined to each impression point in time: the user's
+row as of their last event strictly before the impression, which is what the online
+store held when that impression was served. Its own click (logged at the same time) and
+anything later never reach its inputs.
 """
 
 from __future__ import annotations
@@ -16,19 +21,31 @@ import pandas as pd
 
 from pipelines import schema
 from pipelines.data.validate import DataError
+from pipelines.features import EVENT_TIMESTAMP
+from pipelines.serving import stream_inputs
 from pipelines.split import temporal_split
+from recstack_contract.features import NO_CATEGORY
 
 
 @dataclass(frozen=True)
 class Interactions:
-    """Impressions as (user row, item row, click) arrays."""
+    """Impressions as (user row, item row, click) arrays, with the user's streaming
+    ranker inputs as of each impression (stream_inputs.ranker_inputs)."""
 
     user: np.ndarray
     item: np.ndarray
     click: np.ndarray
+    stream_sparse: np.ndarray
+    stream_dense: np.ndarray
 
     def take(self, rows: np.ndarray | slice) -> Interactions:
-        return Interactions(self.user[rows], self.item[rows], self.click[rows])
+        return Interactions(
+            self.user[rows],
+            self.item[rows],
+            self.click[rows],
+            self.stream_sparse[rows],
+            self.stream_dense[rows],
+        )
 
     def clicked(self) -> Interactions:
         return self.take(self.click == 1)
@@ -51,23 +68,43 @@ class TrainingData:
 
     def ranker_inputs(self, rows: Interactions) -> tuple[np.ndarray, np.ndarray]:
         """([N, len(RANKER_SPARSE)] int64, [N, len(RANKER_DENSE)] float32) for `rows`."""
-        sparse = np.concatenate([self.user_sparse[rows.user], self.item_sparse[rows.item]], 1)
-        dense = np.stack([self.user_dense[rows.user], self.item_dense[rows.item]], 1)
-        return sparse, dense.astype(np.float32)
+        user = np.concatenate([self.user_sparse[rows.user], rows.stream_sparse], 1)
+        item = self.item_sparse[rows.item]
+        category = item[:, schema.ITEM_SPARSE.index(schema.ITEM_CATEGORY)]
+        dense = np.concatenate(
+            [
+                self.user_dense[rows.user, None],
+                rows.stream_dense,
+                self.item_dense[rows.item, None],
+                stream_inputs.in_last_click_category(user, category),
+            ],
+            1,
+        )
+        return np.concatenate([user, item], 1), dense.astype(np.float32)
 
 
 def prepare(
     user_features: pd.DataFrame,
     item_features: pd.DataFrame,
+    stream_features: pd.DataFrame,
     impressions: pd.DataFrame,
     holdout_fraction: float,
 ) -> TrainingData:
     user_sparse = user_features[list(schema.USER_SPARSE)].to_numpy(np.int64)
     item_sparse = item_features[list(schema.ITEM_SPARSE)].to_numpy(np.int64)
-    columns = dict(zip(schema.RANKER_SPARSE, [*user_sparse.T, *item_sparse.T], strict=True))
+    # Every code the last-click category can take: each item category, or none yet.
+    categories = np.r_[NO_CATEGORY, item_features[schema.ITEM_CATEGORY].to_numpy(np.int64)]
+    stream_codes = stream_inputs.category_code(categories)
+    columns = dict(
+        zip(schema.RANKER_SPARSE, [*user_sparse.T, stream_codes, *item_sparse.T], strict=True)
+    )
     train, holdout = temporal_split(impressions, holdout_fraction)
     user_index = pd.Index(user_features["user_id"])
     item_index = pd.Index(item_features["item_id"])
+    train_rows, holdout_rows = (
+        _rows(frame, user_index, item_index, as_of_each(frame, stream_features))
+        for frame in (train, holdout)
+    )
     return TrainingData(
         user_ids=user_index.to_numpy(np.int64),
         item_ids=item_index.to_numpy(np.int64),
@@ -75,8 +112,8 @@ def prepare(
         item_sparse=item_sparse,
         user_dense=user_features[schema.USER_DENSE].to_numpy(np.float32),
         item_dense=item_features[schema.ITEM_DENSE].to_numpy(np.float32),
-        train=_rows(train, user_index, item_index),
-        holdout=_rows(holdout, user_index, item_index),
+        train=train_rows,
+        holdout=holdout_rows,
         cardinalities={name: cardinality(values) for name, values in columns.items()},
     )
 
@@ -101,7 +138,37 @@ def _next_prime(n: int) -> int:
     return candidate
 
 
-def _rows(frame: pd.DataFrame, user_index: pd.Index, item_index: pd.Index) -> Interactions:
+def as_of_each(impressions: pd.DataFrame, stream_features: pd.DataFrame) -> np.ndarray:
+    """Each impression's streaming feature row as of strictly before it: float64
+    [impressions, len(stream_inputs.FEATURES)], in the impressions' order, NaN where the
+    user had no event before it."""
+    left = pd.DataFrame(
+        {
+            "user_id": impressions["user_id"].to_numpy(np.int64),
+            "at": _nanos(impressions["timestamp"]),
+            "position": np.arange(len(impressions)),
+        }
+    ).sort_values("at", kind="stable")
+    right = pd.DataFrame(
+        {
+            "user_id": stream_features["user_id"].to_numpy(np.int64),
+            "at": _nanos(stream_features[EVENT_TIMESTAMP]),
+            **{name: stream_features[name].to_numpy() for name in stream_inputs.FEATURES},
+        }
+    ).sort_values("at", kind="stable")
+    joined = pd.merge_asof(
+        left, right, on="at", by="user_id", direction="backward", allow_exact_matches=False
+    ).sort_values("position")
+    return joined[list(stream_inputs.FEATURES)].to_numpy(np.float64)
+
+
+def _nanos(times: pd.Series) -> np.ndarray:
+    return times.astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+
+
+def _rows(
+    frame: pd.DataFrame, user_index: pd.Index, item_index: pd.Index, stream: np.ndarray
+) -> Interactions:
     user = user_index.get_indexer(frame["user_id"])
     item = item_index.get_indexer(frame["item_id"])
     if (user < 0).any() or (item < 0).any():
@@ -109,4 +176,7 @@ def _rows(frame: pd.DataFrame, user_index: pd.Index, item_index: pd.Index) -> In
             "impressions.parquet references users or items missing from the feature "
             "tables: the features are older than the raw data; rerun the features step"
         )
-    return Interactions(user, item, frame["click"].to_numpy(np.float32))
+    stream_sparse, stream_dense = stream_inputs.ranker_inputs(stream)
+    return Interactions(
+        user, item, frame["click"].to_numpy(np.float32), stream_sparse, stream_dense
+    )

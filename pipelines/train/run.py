@@ -34,7 +34,7 @@ from pipelines.train.two_tower import TwoTower, embed, fit_two_tower
 
 STEP = "train"
 # Bump when training code changes what a config produces, so a new version is trained.
-TRAINER_VERSION = 1
+TRAINER_VERSION = 2
 # Rows traced into the ONNX graphs and, a different count, rows used to check them.
 EXPORT_ROWS = 16
 CHECK_ROWS = 7
@@ -45,10 +45,15 @@ def train(cfg: PipelineConfig) -> StepResult:
     torch.set_num_threads(2)
     data_dir, artifacts_dir = cfg.paths.data_dir, cfg.paths.artifacts_dir
     raw = load_raw(data_dir)
-    user_features, item_features = load_features(data_dir)
+    user_features, item_features, stream_features = load_features(data_dir)
     inputs = tuple(
         data_dir / name
-        for name in (schema.USER_FEATURES_FILE, schema.ITEM_FEATURES_FILE, schema.IMPRESSIONS_FILE)
+        for name in (
+            schema.USER_FEATURES_FILE,
+            schema.ITEM_FEATURES_FILE,
+            schema.USER_STREAM_FEATURES_FILE,
+            schema.IMPRESSIONS_FILE,
+        )
     )
     data_fingerprint = fingerprint(files=inputs)
     train_config = dataclasses.asdict(cfg.train)
@@ -59,7 +64,9 @@ def train(cfg: PipelineConfig) -> StepResult:
         return StepResult(STEP, changed, {"version": version, "trained": False})
 
     started = time.monotonic()
-    data = prepare(user_features, item_features, raw.impressions, cfg.train.holdout_fraction)
+    data = prepare(
+        user_features, item_features, stream_features, raw.impressions, cfg.train.holdout_fraction
+    )
     towers = fit_two_tower(data, cfg.train)
     retrieval_s = time.monotonic() - started
     ranker = fit_dlrm(data, cfg.train)

@@ -1,4 +1,7 @@
-"""Triton model `retrieval`: user ids -> online features -> user tower -> FAISS top-N."""
+"""Triton model `retrieval`: user ids -> online features -> user tower -> FAISS top-N.
+
+It also hands the ranker's user inputs on to scoring: the static features and the
+streaming ones, read from the same Feast hash in the same round trip."""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from recstack_serving.spec import (
 )
 from stage_common import Arrays, input_names, onnx_session, run_batched, version_dir
 
+from recstack_contract.features import USER_STREAM_FEATURES
+
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
@@ -22,12 +27,15 @@ class TritonPythonModel:
         files = version_dir(args)
         self.spec = ServingSpec.read(files)
         faiss.omp_set_num_threads(1)
-        self.layout = feast_layout.FeastViewLayout(
+        user = feast_layout.FeastViewLayout(
             project=self.spec.feast_project,
             view=self.spec.user_view,
             join_key=self.spec.user_join_key,
             features=self.spec.user_features,
         )
+        stream = feast_layout.FeastViewLayout.of(self.spec.feast_project, USER_STREAM_FEATURES)
+        self.layout = feast_layout.EntityRow((user, stream))
+        self.n_user_features = len(user.features)
         self.redis = redis_client.client_from_env()
         self.budget_s = resilience.retry_budget_s()
         self.retrieval = Retrieval(
@@ -44,12 +52,13 @@ class TritonPythonModel:
     def _handle(self, inputs: Arrays) -> Arrays:
         user_ids = inputs["user_id_raw"].reshape(-1).astype(np.int64)
         rows, found, degraded = read_user_features(self.redis, self.layout, user_ids, self.budget_s)
-        user_sparse, user_dense = user_inputs(user_ids, rows, len(self.spec.user_categoricals))
-        candidates = self.retrieval.retrieve(user_sparse, found)
+        n = self.n_user_features
+        user = user_inputs(user_ids, rows[:, :n], len(self.spec.user_categoricals), rows[:, n:])
+        candidates = self.retrieval.retrieve(user.tower, found)
         return {
             "candidate_ids": candidates.item_ids,
-            "user_sparse": user_sparse,
-            "user_dense": user_dense,
+            "user_sparse": user.sparse,
+            "user_dense": user.dense,
             "is_fallback": candidates.fallback.reshape(-1, 1),
             "retrieval_degraded": np.full((len(user_ids), 1), degraded),
         }
