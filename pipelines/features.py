@@ -103,9 +103,7 @@ def build(cfg: PipelineConfig) -> StepResult:
 def stream_features(impressions: pd.DataFrame, categories: dict[int, int]) -> pd.DataFrame:
     """The streaming feature rows of an impressions table, with their event timestamps."""
     rows = activity.offline_features(activity.events_from_impressions(impressions), categories)
-    # The log's times are whole microseconds, which the float seconds hold to well
-    # under one: rounding gives them back exactly.
-    stamps = pd.to_datetime(np.round(rows["ts"].to_numpy() * 1e6).astype(np.int64), unit="us")
+    stamps = pd.to_datetime(activity.micros(rows["ts"].to_numpy()), unit="us")
     return rows.assign(**{EVENT_TIMESTAMP: stamps.tz_localize("UTC")})
 
 

@@ -19,15 +19,19 @@ from pipelines.artifacts import ArtifactsError, load_latest
 from pipelines.config import Paths, PipelineConfig, TrainConfig
 from pipelines.data.synthetic import generate
 from pipelines.data.validate import load_raw
+from pipelines.export.repository import build_catalog
 from pipelines.features import build, load_features
+from pipelines.serving import stream_inputs
 from pipelines.serving.retrieval import user_inputs
+from pipelines.serving.scoring import Scoring
 from pipelines.split import temporal_split
+from pipelines.streaming import activity
 from pipelines.train.dlrm import DLRM, fit_dlrm
 from pipelines.train.errors import QualityGateError
 from pipelines.train.evaluate import evaluate
 from pipelines.train.export import check_onnx, export_onnx
 from pipelines.train.gate import check_quality
-from pipelines.train.inputs import TrainingData, as_of_each, cardinality, prepare
+from pipelines.train.inputs import TrainingData, cardinality, prepare
 from pipelines.train.metrics import auc, retrieval_at_k
 from pipelines.train.run import train
 from pipelines.train.two_tower import TwoTower, embed, fit_two_tower
@@ -61,26 +65,59 @@ def test_models_beat_the_popularity_baseline(published: PipelineConfig) -> None:
     assert metrics["ranker_auc"] > metrics["popularity_auc"]
 
 
+class _CapturingRanker:
+    """Stands in for the ranker session: keeps the inputs scoring gives it."""
+
+    def __init__(self) -> None:
+        self.feeds: dict[str, np.ndarray] = {}
+
+    def run(self, _outputs: None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self.feeds = feeds
+        return [np.zeros(len(feeds["dense"]), dtype=np.float32)]
+
+
 def test_the_ranker_trains_on_what_serving_builds_from_the_same_rows(
     published: PipelineConfig, data: TrainingData
 ) -> None:
-    """The user's ranker columns of each holdout impression equal what the retrieval
-    stage makes of the online rows then: the static features and the streaming row as
-    of strictly before the impression."""
-    raw = load_raw(published.paths.data_dir)
-    users, _, stream = load_features(published.paths.data_dir)
+    """The ranker's inputs for holdout impressions are exactly what the serving path
+    feeds it for that user and item at that moment: the static online row, the
+    streaming row the processor would hold after the user's earlier events (replayed
+    here by the activity definitions, not by the training join), the item's columns
+    and the cross."""
+    data_dir = published.paths.data_dir
+    raw = load_raw(data_dir)
+    users, items, _ = load_features(data_dir)
     _, holdout = temporal_split(raw.impressions, published.train.holdout_fraction)
-    ids = holdout["user_id"].to_numpy(np.int64)
-    rows = users.set_index("user_id").loc[ids, list(schema.USER_ONLINE_FEATURES)]
+    picked = np.random.default_rng(0).choice(len(holdout), size=150, replace=False)
+    sample = holdout.iloc[picked]
+    events = activity.events_from_impressions(raw.impressions)
+    categories = activity.item_categories(data_dir)
+    stream_rows = []
+    for user, at in zip(
+        sample["user_id"], activity.event_seconds(sample["timestamp"]), strict=True
+    ):
+        earlier = events[(events["user_id"] == user) & (events["ts"] < at)]
+        latest = activity.latest_features(earlier, categories)
+        row = latest[list(stream_inputs.FEATURES)].to_numpy(np.float64)
+        stream_rows.append(row[0] if len(row) else np.full(len(stream_inputs.FEATURES), np.nan))
+    ids = sample["user_id"].to_numpy(np.int64)
+    static = users.set_index("user_id").loc[ids, list(schema.USER_ONLINE_FEATURES)]
     online = user_inputs(
-        ids, rows.to_numpy(np.float64), len(schema.USER_CATEGORICALS), as_of_each(holdout, stream)
+        ids, static.to_numpy(np.float64), len(schema.USER_CATEGORICALS), np.array(stream_rows)
     )
-    sparse, dense = data.ranker_inputs(data.holdout)
-    np.testing.assert_array_equal(sparse[:, : len(schema.USER_RANKER_SPARSE)], online.sparse)
-    np.testing.assert_array_equal(dense[:, : len(schema.USER_RANKER_DENSE)], online.dense)
-    # The streaming columns carry values: most impressions follow a click of their user.
-    assert (online.sparse[:, -1] > 0).mean() > 0.5
-    assert (online.dense[:, -1] > 0).any()
+    ranker = _CapturingRanker()
+    Scoring(ranker, build_catalog(items)).score(  # type: ignore[arg-type]
+        online.sparse,
+        online.dense,
+        sample["item_id"].to_numpy(np.int64)[:, None],
+        np.zeros((len(ids), 1), dtype=bool),
+    )
+    sparse, dense = data.ranker_inputs(data.holdout.take(picked))
+    np.testing.assert_array_equal(ranker.feeds["sparse"], sparse)
+    np.testing.assert_array_equal(ranker.feeds["dense"], dense)
+    # The streaming columns and the cross carry values, not only defaults.
+    assert (sparse[:, len(schema.USER_RANKER_SPARSE) - 1] > 0).mean() > 0.5
+    assert dense[:, -1].any() and not dense[:, -1].all()
 
 
 def test_published_layout(published: PipelineConfig, data: TrainingData) -> None:

@@ -53,3 +53,12 @@ def test_missing_rows_read_as_no_clicks_and_no_category() -> None:
     sparse, dense = stream_inputs.ranker_inputs(np.array([[NAN, NAN], [3, 4]]))
     assert sparse[:, 0].tolist() == [0, 5]  # category + 1; 0 = no click yet
     np.testing.assert_allclose(dense[:, 0], [0.0, np.log1p(3)])
+
+
+def test_a_time_finer_than_the_rows_stamps_does_not_see_its_own_click() -> None:
+    # 300 ns after a whole microsecond: the rows are stamped at microseconds.
+    at = 1000.0000003
+    impressions = _impressions([(1, 10, 1, at), (1, 11, 0, at), (1, 12, 0, at + 1)])
+    got = as_of_each(impressions, stream_features(impressions, CATEGORIES))
+    assert np.isnan(got[:2]).all()
+    assert got[2, stream_inputs.CLICKS] == 1

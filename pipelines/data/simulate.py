@@ -8,7 +8,8 @@ candidate source (like a log produced by an earlier recommender), and clicks fol
 sigmoid(affinity + popularity + intent + bias) with the bias solved for a realistic CTR.
 
 Impressions come in sessions: a few within half an hour, each session with an intent,
-one category drawn from the user's taste, whose items are clicked more readily then.
+one category (half the time one of the user's taste, else any), whose items are shown
+and clicked more readily then.
 That is the short-term signal the streaming features (the clicks of the last hour, the
 category of the last click) carry beyond a user's long-term taste.
 
@@ -41,7 +42,8 @@ ITEM_SPREAD = 0.5
 USER_SPREAD = 0.6
 # Share of the home category among a shop's (or brand's) items.
 HOME_LOYALTY = 0.8
-# Impression sources: this share comes from popularity, the rest from preference.
+# Impression sources: this share comes from popularity, SESSION_SHARE from the
+# session's intent, the rest from preference.
 POPULARITY_SHARE = 0.2
 PREFERENCE_SHARPNESS = 6.0
 # Preference-driven sources still favour popular items, damped by this power.
@@ -96,8 +98,9 @@ class World:
         return item
 
     def draw_intents(self, rng: np.random.Generator, user: np.ndarray) -> np.ndarray:
-        """A session intent per entry of `user` (sorted): mostly the category of an item
-        drawn from that user's taste, sometimes any category (a need of the moment)."""
+        """A session intent per entry of `user` (sorted): the category of an item drawn
+        from that user's taste, or, for INTENT_OUTSIDE_TASTE of them, any category (a
+        need of the moment)."""
         chosen = _preferred(rng, user, self.user_latent, self.item_latent, self.popularity)
         intent = self.item_category[chosen]
         anything = rng.random(len(user)) < INTENT_OUTSIDE_TASTE

@@ -88,6 +88,8 @@ class EntityRow:
     views: tuple[FeastViewLayout, ...]
 
     def __post_init__(self) -> None:
+        if not self.views:
+            raise ValueError("an entity row needs at least one view")
         first = self.views[0]
         for view in self.views[1:]:
             if (view.project, view.join_key) != (first.project, first.join_key):

@@ -26,6 +26,9 @@ CATEGORY = FEATURES.index("user_last_click_category")
 SPARSE: tuple[str, ...] = (FEATURES[CATEGORY],)
 DENSE: tuple[str, ...] = (FEATURES[CLICKS],)
 CROSS_DENSE: tuple[str, ...] = ("item_in_last_click_category",)
+# Where the last-click category sits in the user's ranker columns, counted from their
+# end: the streaming columns close them (schema.USER_RANKER_SPARSE).
+LAST_CLICK_COLUMN = SPARSE.index(FEATURES[CATEGORY]) - len(SPARSE)
 
 
 def category_code(categories: np.ndarray) -> np.ndarray:
@@ -48,6 +51,5 @@ def in_last_click_category(user_sparse: np.ndarray, item_category: np.ndarray) -
     user_sparse: the ranker's user columns per (user, candidate) row, the streaming ones
     last (schema.USER_RANKER_SPARSE); item_category: the candidate's category per row.
     """
-    # SPARSE is the last-click category alone, and it closes the user's columns.
-    match = user_sparse[:, -1] == category_code(item_category)
+    match = user_sparse[:, LAST_CLICK_COLUMN] == category_code(item_category)
     return match.astype(np.float32).reshape(-1, 1)

@@ -161,8 +161,7 @@ def events_from_impressions(impressions: pd.DataFrame) -> pd.DataFrame:
     """The interaction log of an impressions table (user_id, item_id, click, timestamp):
     an impression event per row and a click event at the same time per clicked row,
     with event ids derived from the row, so the same table gives the same events."""
-    nanos = impressions["timestamp"].astype("datetime64[ns, UTC]").astype("int64")
-    ts = nanos.to_numpy() / 1e9
+    ts = event_seconds(impressions["timestamp"])
     rows = np.arange(len(impressions))
     shown = pd.DataFrame(
         {
@@ -177,3 +176,15 @@ def events_from_impressions(impressions: pd.DataFrame) -> pd.DataFrame:
         event_id=lambda f: "c" + f["event_id"].str[1:], type="click"
     )
     return pd.concat([shown, clicked], ignore_index=True)
+
+
+def event_seconds(timestamps: pd.Series) -> np.ndarray:
+    """The unix seconds (float, an event's `ts`) of a timestamp column."""
+    return timestamps.astype("datetime64[ns, UTC]").astype("int64").to_numpy() / 1e9
+
+
+def micros(seconds: np.ndarray) -> np.ndarray:
+    """Event times as the streaming feature rows are stamped: whole microseconds, the
+    tables' precision. Finer times round, and whatever is compared with those stamps
+    goes through here too, so a later event never gets an earlier stamp."""
+    return np.round(np.asarray(seconds, dtype=np.float64) * 1e6).astype(np.int64)

@@ -7,7 +7,6 @@ user's current session, which changes after SESSION_IMPRESSIONS impressions on a
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,14 +50,11 @@ class Traffic:
     def _logits(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """n impressions of random users (sorted by user), and their click logits."""
         user = np.sort(self._rng.integers(len(self._world.user_latent), size=n))
-        # Only the users drawn are scored against the items (their latent rows, indexed
-        # locally; the inverse of a sorted array stays sorted, as sample_items needs).
-        drawn, local = np.unique(user, return_inverse=True)
-        view = dataclasses.replace(self._world, user_latent=self._world.user_latent[drawn])
         # Some of the users drawn start a new session, with an intent of its own.
-        renewing = np.flatnonzero(self._rng.random(len(drawn)) < 1 / SESSION_IMPRESSIONS)
-        self._intent[drawn[renewing]] = view.draw_intents(self._rng, renewing)
-        item = view.sample_items(self._rng, local, self._intent[user])
+        drawn = np.unique(user)
+        renewing = drawn[self._rng.random(len(drawn)) < 1 / SESSION_IMPRESSIONS]
+        self._intent[renewing] = self._world.draw_intents(self._rng, renewing)
+        item = self._world.sample_items(self._rng, user, self._intent[user])
         return user, item, self._world.click_logit(user, item, self._intent[user])
 
 
