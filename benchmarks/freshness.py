@@ -9,6 +9,7 @@ path (producer, broker, stream processor, Redis, filtering stage).
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from pipelines.streaming.processor import FRESHNESS_SLO_S
 from recstack import client
 from recstack.endpoints import Endpoints
 
-from . import serving
+from . import cpu, serving
 
 POLL_S = 0.01
 # A probe that waits longer has failed: its click never reached the answer.
@@ -97,6 +98,8 @@ def under_load(
         flush=True,
     )
     time.sleep(2.0)  # the event load is running before the clients and probes start
+    measured = {"simulator": simulate.pid, "benchmark_clients": os.getpid()}
+    cpu_before, started = cpu.snapshot(measured), time.monotonic()
     clients.start()
     producer = EventProducer(where.kafka)
     rng = np.random.default_rng(seed)
@@ -109,6 +112,8 @@ def under_load(
         if delay is not None:
             delays.append(delay)
     clients.join()
+    # Before the simulator is reaped: its /proc entry goes with it.
+    cpu_used = cpu.shares(cpu_before, cpu.snapshot(measured), time.monotonic() - started)
     output, _ = simulate.communicate()
     # Joined: the console wraps long lines when it is not a terminal.
     summary = SIMULATED.search(" ".join((output or "").split()))
@@ -134,4 +139,6 @@ def under_load(
         "serving_alone": alone,
         "serving_with_events": loaded,
         "throughput_ratio": round(loaded["requests_per_s"] / alone["requests_per_s"], 3),
+        # Of the loaded run, processes on this machine (benchmarks/cpu.py).
+        "cpu_percent_of_one_core": cpu_used,
     }
