@@ -45,8 +45,8 @@ def snapshot(pids: Mapping[str, int]) -> dict[str, float]:
         except OSError:
             continue
         part = next((p for p, marks in PARTS.items() if any(m in command for m in marks)), None)
-        used = seconds(entry.name) if part else None
-        if part and used is not None:
+        used = None if part is None else seconds(entry.name)
+        if used is not None:
             totals[part] = totals.get(part, 0.0) + used
     for name, pid in pids.items():
         used = seconds(pid)

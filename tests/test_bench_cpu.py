@@ -15,9 +15,11 @@ _SPEC = importlib.util.spec_from_file_location(
 cpu = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(cpu)
 
-# Busy for about half a second; "tansu" in its command line makes it count as the broker.
+# Busy for about half a second, then idle until stopped (a zombie has no command line to
+# match); "tansu" in its command line makes it count as the broker.
 BURN = (
-    "import time\nend = time.process_time() + 0.5  # tansu\nwhile time.process_time() < end: pass"
+    "import time\nend = time.process_time() + 0.5  # tansu\n"
+    "while time.process_time() < end: pass\ntime.sleep(60)"
 )
 
 
@@ -25,10 +27,11 @@ def test_a_busy_process_is_counted_by_pid_and_by_its_part() -> None:
     child = subprocess.Popen([sys.executable, "-c", BURN])
     try:
         before, started = cpu.snapshot({"child": child.pid}), time.monotonic()
-        while cpu.seconds(child.pid) is not None and cpu.seconds(child.pid) < 0.45:
+        while cpu.seconds(child.pid) < 0.45:
             time.sleep(0.02)
         used = cpu.shares(before, cpu.snapshot({"child": child.pid}), time.monotonic() - started)
     finally:
+        child.kill()
         child.wait(timeout=10)
     assert used["child"] > 20.0
     assert used["broker"] >= used["child"] - 1.0

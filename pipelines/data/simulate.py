@@ -104,7 +104,7 @@ class World:
         chosen = _preferred(rng, user, self.user_latent, self.item_latent, self.popularity)
         intent = self.item_category[chosen]
         anything = rng.random(len(user)) < INTENT_OUTSIDE_TASTE
-        intent[anything] = rng.integers(self.item_category.max() + 1, size=anything.sum())
+        intent[anything] = rng.integers(self.n_categories, size=anything.sum())
         return intent
 
     @functools.cached_property
@@ -112,7 +112,7 @@ class World:
         """Items sorted by category, their cumulative popularity, and each category's
         [first, end) range in that order."""
         order = np.argsort(self.item_category, kind="stable")
-        codes = np.arange(self.item_category.max() + 1)
+        codes = np.arange(self.n_categories)
         sorted_categories = self.item_category[order]
         bounds = np.stack(
             [
@@ -134,6 +134,11 @@ class World:
     @functools.cached_property
     def item_category(self) -> np.ndarray:
         return self.items["item_category"].to_numpy()
+
+    @property
+    def n_categories(self) -> int:
+        # _items gives every category an item, so the codes are 0 .. max.
+        return int(self.item_category.max()) + 1
 
     def click_logit(self, user: np.ndarray, item: np.ndarray, intent: np.ndarray) -> np.ndarray:
         """The click model's logit before its rate-setting bias (bias_for_rate), for

@@ -54,8 +54,9 @@ class Traffic:
         drawn = np.unique(user)
         renewing = drawn[self._rng.random(len(drawn)) < 1 / SESSION_IMPRESSIONS]
         self._intent[renewing] = self._world.draw_intents(self._rng, renewing)
-        item = self._world.sample_items(self._rng, user, self._intent[user])
-        return user, item, self._world.click_logit(user, item, self._intent[user])
+        intent = self._intent[user]
+        item = self._world.sample_items(self._rng, user, intent)
+        return user, item, self._world.click_logit(user, item, intent)
 
 
 @dataclass

@@ -98,13 +98,12 @@ def prepare(
     columns = dict(
         zip(schema.RANKER_SPARSE, [*user_sparse.T, stream_codes, *item_sparse.T], strict=True)
     )
-    train, holdout = temporal_split(impressions, holdout_fraction)
+    # One point-in-time join over the whole log; the split carries its columns along.
+    as_of = as_of_each(impressions, stream_features)
+    joined = impressions.assign(**dict(zip(stream_inputs.FEATURES, as_of.T, strict=True)))
+    train, holdout = temporal_split(joined, holdout_fraction)
     user_index = pd.Index(user_features["user_id"])
     item_index = pd.Index(item_features["item_id"])
-    train_rows, holdout_rows = (
-        _rows(frame, user_index, item_index, as_of_each(frame, stream_features))
-        for frame in (train, holdout)
-    )
     return TrainingData(
         user_ids=user_index.to_numpy(np.int64),
         item_ids=item_index.to_numpy(np.int64),
@@ -112,8 +111,8 @@ def prepare(
         item_sparse=item_sparse,
         user_dense=user_features[schema.USER_DENSE].to_numpy(np.float32),
         item_dense=item_features[schema.ITEM_DENSE].to_numpy(np.float32),
-        train=train_rows,
-        holdout=holdout_rows,
+        train=_rows(train, user_index, item_index),
+        holdout=_rows(holdout, user_index, item_index),
         cardinalities={name: cardinality(values) for name, values in columns.items()},
     )
 
@@ -168,9 +167,7 @@ def _stamps(times: pd.Series) -> np.ndarray:
     return activity.micros(activity.event_seconds(times))
 
 
-def _rows(
-    frame: pd.DataFrame, user_index: pd.Index, item_index: pd.Index, stream: np.ndarray
-) -> Interactions:
+def _rows(frame: pd.DataFrame, user_index: pd.Index, item_index: pd.Index) -> Interactions:
     user = user_index.get_indexer(frame["user_id"])
     item = item_index.get_indexer(frame["item_id"])
     if (user < 0).any() or (item < 0).any():
@@ -178,6 +175,7 @@ def _rows(
             "impressions.parquet references users or items missing from the feature "
             "tables: the features are older than the raw data; rerun the features step"
         )
+    stream = frame[list(stream_inputs.FEATURES)].to_numpy(np.float64)
     stream_sparse, stream_dense = stream_inputs.ranker_inputs(stream)
     return Interactions(
         user, item, frame["click"].to_numpy(np.float32), stream_sparse, stream_dense
