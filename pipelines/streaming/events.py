@@ -75,9 +75,16 @@ class EventProducer:
 
     def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
         waiting = self._producer.flush(timeout_s)
-        if self._errors or waiting:
-            first = f": {self._errors[0]}" if self._errors else ""
+        failed = len(self._errors) + waiting
+        first = f": {self._errors[0]}" if self._errors else ""
+        if waiting:
+            # Given up on: without the purge the client would retry them in the
+            # background for minutes (its message timeout), each holding this producer
+            # through its delivery callback, so it could never be freed.
+            self._producer.purge()
+            self._producer.poll(0)
+        self._errors.clear()
+        if failed:
             raise EventsNotDelivered(
-                f"{len(self._errors) + waiting} event(s) not acknowledged by the broker "
-                f"within {timeout_s:g} s{first}"
+                f"{failed} event(s) not acknowledged by the broker within {timeout_s:g} s{first}"
             )
