@@ -116,6 +116,7 @@ test: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run --env $(ENV)
+	$(BIN)/python -m benchmarks.quality
 
 # Re-pin after changing dependencies in pyproject.toml.
 constraints:

@@ -83,7 +83,7 @@ def batch(cfg: PipelineConfig) -> StepResult:
         chunk = slice(start, start + _CHUNK)
         stream, _ = feast_layout.read_rows(client, STREAM_LAYOUT, user_ids[chunk])
         user = user_inputs(user_ids[chunk], features[chunk], len(schema.USER_CATEGORICALS), stream)
-        candidates = retrieval.retrieve(user.tower, np.ones(len(user_ids[chunk]), dtype=bool))
+        candidates = retrieval.retrieve(user.sparse, np.ones(len(user_ids[chunk]), dtype=bool))
         filtered = filter_candidates(candidates.item_ids, seen[chunk], excluded)
         scores = scoring.score(user.sparse, user.dense, filtered, candidates.fallback)
         ids, ordered_scores = order(

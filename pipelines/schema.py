@@ -18,12 +18,16 @@ user_stream_features.parquet  user_id, user_clicks_1h INT64, user_last_click_cat
 
 Model signatures (ONNX, used by training, the Triton stages and batch scoring):
 
-user tower  user_sparse INT64 [B, len(USER_SPARSE)] -> user_embedding FP32 [B, D], L2-normalised
+user tower  user_sparse INT64 [B, len(USER_MODEL_SPARSE)] -> user_embedding FP32 [B, D],
+            L2-normalised
 ranker      sparse INT64 [B, len(RANKER_SPARSE)], dense FP32 [B, len(RANKER_DENSE)]
             -> score FP32 [B] (click probability); the user's columns come first
-            (USER_RANKER_SPARSE, USER_RANKER_DENSE): the static features, then the
-            streaming ones (serving/stream_inputs.py), as of the scored moment; the
-            item's follow, then the cross of the two (CROSS_DENSE)
+            (USER_MODEL_SPARSE, USER_RANKER_DENSE), the item's follow, then the cross
+            of the two (CROSS_DENSE)
+
+Both models read the user as of the moment served: the static features, then the
+streaming ones (serving/stream_inputs.py), so a session's clicks move the user's
+embedding towards what they are after as well as the ranker's scores.
 
 Categorical codes are taken modulo the cardinality recorded in the model manifest inside
 the models, so a code never seen in training cannot index out of range.
@@ -51,9 +55,11 @@ ITEM_KEY = contract.ITEM.join_key
 # Column order of the models' sparse inputs.
 USER_SPARSE: tuple[str, ...] = (USER_KEY, *USER_CATEGORICALS)
 ITEM_SPARSE: tuple[str, ...] = (ITEM_KEY, *ITEM_CATEGORICALS)
-USER_RANKER_SPARSE: tuple[str, ...] = (*USER_SPARSE, *stream_inputs.SPARSE)
+# The user's sparse columns as both models read them: the user tower's whole input and
+# the user's part of the ranker's.
+USER_MODEL_SPARSE: tuple[str, ...] = (*USER_SPARSE, *stream_inputs.SPARSE)
 USER_RANKER_DENSE: tuple[str, ...] = (USER_DENSE, *stream_inputs.DENSE)
-RANKER_SPARSE: tuple[str, ...] = (*USER_RANKER_SPARSE, *ITEM_SPARSE)
+RANKER_SPARSE: tuple[str, ...] = (*USER_MODEL_SPARSE, *ITEM_SPARSE)
 RANKER_DENSE: tuple[str, ...] = (*USER_RANKER_DENSE, ITEM_DENSE, *stream_inputs.CROSS_DENSE)
 
 # Features the online store serves per user (Feast view `user_features`), in the order

@@ -96,7 +96,7 @@ def test_a_clicked_item_leaves_the_answer_within_the_freshness_objective(
     # the items recommended before and after are scored differently. (Where the row's
     # ranker inputs happen to be the same as before, there is nothing to compare.)
     inputs_before, inputs_after = (
-        np.concatenate(stream_inputs.ranker_inputs(row), axis=1)
+        np.concatenate(stream_inputs.model_inputs(row), axis=1)
         for row in (stream_before, stream_after)
     )
     if not np.array_equal(inputs_before, inputs_after):

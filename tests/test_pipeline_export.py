@@ -138,7 +138,7 @@ def test_exported_stages_recommend_unseen_items(
     # No streamed event yet for any of them: the stream rows are missing.
     no_events = np.full((len(user_ids), len(stream_inputs.FEATURES)), np.nan)
     user = user_inputs(user_ids, rows, len(spec.user_categoricals), no_events)
-    candidates = retrieval.retrieve(user.tower, np.ones(len(user_ids), dtype=bool))
+    candidates = retrieval.retrieve(user.sparse, np.ones(len(user_ids), dtype=bool))
     filtered = filter_candidates(candidates.item_ids, seen, np.array([], dtype=np.int64))
     ids, scores = order(
         filtered,

@@ -112,11 +112,13 @@ def test_the_ranker_trains_on_what_serving_builds_from_the_same_rows(
         sample["item_id"].to_numpy(np.int64)[:, None],
         np.zeros((len(ids), 1), dtype=bool),
     )
+    # The user tower reads the same user columns as the ranker.
+    np.testing.assert_array_equal(online.sparse, data.user_columns(data.holdout.take(picked)))
     sparse, dense = data.ranker_inputs(data.holdout.take(picked))
     np.testing.assert_array_equal(ranker.feeds["sparse"], sparse)
     np.testing.assert_array_equal(ranker.feeds["dense"], dense)
     # The streaming columns and the cross carry values, not only defaults.
-    assert (sparse[:, len(schema.USER_RANKER_SPARSE) - 1] > 0).mean() > 0.5
+    assert (sparse[:, len(schema.USER_MODEL_SPARSE) - 1] > 0).mean() > 0.5
     assert dense[:, -1].any() and not dense[:, -1].all()
 
 
@@ -149,7 +151,7 @@ def test_published_layout(published: PipelineConfig, data: TrainingData) -> None
 
     signatures = {
         found.user_tower: (
-            [("user_sparse", "tensor(int64)", len(schema.USER_SPARSE))],
+            [("user_sparse", "tensor(int64)", len(schema.USER_MODEL_SPARSE))],
             [("user_embedding", "tensor(float)", published.train.embedding_dim)],
         ),
         found.ranker: (
@@ -178,14 +180,15 @@ def test_onnx_matches_torch_on_any_batch_and_out_of_range_codes(
     ranker = fit_dlrm(data, cfg)
     rows = data.train.take(slice(0, 16))
     sparse, dense = data.ranker_inputs(rows)
+    users = data.user_columns(data.holdout.take(slice(0, 40)))
     export_onnx(
-        towers.user, {"user_sparse": data.user_sparse[:16]}, "user_embedding", tmp_path / "u.onnx"
+        towers.user, {"user_sparse": data.user_columns(rows)}, "user_embedding", tmp_path / "u.onnx"
     )
     export_onnx(ranker, {"sparse": sparse, "dense": dense}, "score", tmp_path / "r.onnx")
     # Codes a model never saw, negative or far out of range, fold in the same way in both.
     odd = np.array([-1, -(10**9), 10**12, 7], dtype=np.int64)
     for batch in (1, 3, 40):
-        user_codes = data.user_sparse[:batch].copy()
+        user_codes = users[:batch].copy()
         user_codes[:, 0] = odd[np.arange(batch) % len(odd)]
         check_onnx(tmp_path / "u.onnx", towers.user, {"user_sparse": user_codes}, "user_embedding")
         batch_sparse, batch_dense = data.ranker_inputs(data.holdout.take(slice(0, batch)))
@@ -194,10 +197,15 @@ def test_onnx_matches_torch_on_any_batch_and_out_of_range_codes(
             tmp_path / "r.onnx", ranker, {"sparse": batch_sparse, "dense": batch_dense}, "score"
         )
     session = ort.InferenceSession(str(tmp_path / "u.onnx"), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"user_sparse": data.user_sparse[:5]})[0]
+    got = session.run(None, {"user_sparse": users[:5]})[0]
     with torch.no_grad():
-        want = towers.user(torch.from_numpy(data.user_sparse[:5])).numpy()
+        want = towers.user(torch.from_numpy(users[:5])).numpy()
     np.testing.assert_allclose(got, want, atol=1e-4)
+    # The tower reads the last-click category: another one moves every embedding.
+    other = users[:5].copy()
+    other[:, stream_inputs.LAST_CLICK_COLUMN] += 1
+    moved = session.run(None, {"user_sparse": other})[0]
+    assert (np.abs(moved - got).max(axis=1) > 1e-3).all()
 
 
 def test_training_is_reproducible_and_the_version_stable(published: PipelineConfig) -> None:
@@ -256,7 +264,7 @@ def test_untrained_models_fail_the_default_floors(data: TrainingData) -> None:
     ).eval()
     metrics = evaluate(
         data,
-        embed(towers.user, data.user_sparse),
+        embed(towers.user, data.user_columns(data.holdout.clicked())),
         embed(towers.item, data.item_sparse),
         ranker,
         TINY_TRAIN.eval_k,
@@ -299,8 +307,14 @@ def test_sparse_ids_that_do_not_start_at_zero(published: PipelineConfig, tmp_pat
     reference = load_latest(published.paths.artifacts_dir).manifest["metrics"]
     assert result.details["metrics"]["retrieval_recall_at_k"] > reference["popularity_recall_at_k"]
     session = ort.InferenceSession(str(found.user_tower), providers=["CPUExecutionProvider"])
-    codes = load_features(cfg.paths.data_dir)[0][list(schema.USER_SPARSE)].to_numpy()[:4]
-    assert np.isfinite(session.run(None, {"user_sparse": codes})[0]).all()
+    users = load_features(cfg.paths.data_dir)[0].head(4)
+    online = user_inputs(
+        users["user_id"].to_numpy(np.int64),
+        users[list(schema.USER_ONLINE_FEATURES)].to_numpy(np.float64),
+        len(schema.USER_CATEGORICALS),
+        np.full((len(users), len(stream_inputs.FEATURES)), np.nan),
+    )
+    assert np.isfinite(session.run(None, {"user_sparse": online.sparse})[0]).all()
 
 
 def test_cardinality() -> None:
@@ -327,15 +341,20 @@ def test_auc_matches_pairwise_definition() -> None:
         auc(np.ones(3), np.zeros(3))
 
 
-def test_retrieval_at_k_excludes_seen_items() -> None:
-    # Two users, four items; scores favour items 0 > 1 > 2 > 3 for everybody.
-    users = np.ones((2, 1))
+def test_retrieval_at_k_judges_each_request_without_seen_items() -> None:
+    # Four items; the first query vector favours items 0 > 1 > 2 > 3, the second the
+    # reverse: one user's two requests, each as that moment found them.
     items = np.array([[4.0], [3.0], [2.0], [1.0]])
+    queries = np.array([[1.0], [-1.0], [1.0], [1.0], [1.0]])
+    users = np.array([0, 0, 0, 1, 1])
+    targets = np.array([1, 3, 0, 0, 2])
     seen = (np.array([0]), np.array([0]))  # user 0 already clicked item 0
-    targets = (np.array([0, 0, 1, 1]), np.array([0, 1, 2, 3]))
-    score = retrieval_at_k(users, items, seen, targets, k=1)
-    # User 0: item 0 is seen (dropped as target, excluded from ranking), item 1 found.
-    # User 1: top-1 is item 0, neither of its targets.
-    assert score.users == 2
-    assert score.recall == pytest.approx((1.0 + 0.0) / 2)
-    assert score.hit_rate == pytest.approx(0.5)
+    score = retrieval_at_k(queries, users, targets, items, seen, k=1)
+    # User 0: item 0 is seen, so excluded from both rankings (the first then ranks item
+    # 1 top, a hit) and dropped as the third query's target; the second ranks item 3
+    # top, a hit. User 1: top-1 is item 0, one hit out of two.
+    assert score.queries == 4
+    assert score.recall == pytest.approx(3 / 4)
+    assert score.hit_rate == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="no holdout click"):
+        retrieval_at_k(queries[:1], users[:1], np.array([0]), items, seen, k=1)

@@ -50,7 +50,7 @@ def test_each_impression_sees_only_the_events_strictly_before_it() -> None:
 
 
 def test_missing_rows_read_as_no_clicks_and_no_category() -> None:
-    sparse, dense = stream_inputs.ranker_inputs(np.array([[NAN, NAN], [3, 4]]))
+    sparse, dense = stream_inputs.model_inputs(np.array([[NAN, NAN], [3, 4]]))
     assert sparse[:, 0].tolist() == [0, 5]  # category + 1; 0 = no click yet
     np.testing.assert_allclose(dense[:, 0], [0.0, np.log1p(3)])
 

@@ -33,7 +33,7 @@ class Tensor:
 
 USER_ID = Tensor("user_id_raw", "INT32", (1,))
 CANDIDATES = Tensor("candidate_ids", "INT64")
-# The ranker's user columns (schema.USER_RANKER_SPARSE, USER_RANKER_DENSE).
+# The user's model columns (schema.USER_MODEL_SPARSE, USER_RANKER_DENSE).
 USER_SPARSE = Tensor("user_sparse", "INT64")
 USER_DENSE = Tensor("user_dense", "FP32")
 IS_FALLBACK = Tensor("is_fallback", "BOOL", (1,))

@@ -44,7 +44,8 @@ class Retrieval:
         self._popular = np.pad(popular, (0, n_candidates - len(popular)), constant_values=PAD)
 
     def retrieve(self, user_sparse: np.ndarray, found: np.ndarray) -> Candidates:
-        """user_sparse: the user tower's input, int64 [users, len(USER_SPARSE)] (id first)."""
+        """user_sparse: the user tower's input, int64 [users, len(USER_MODEL_SPARSE)]
+        (UserInputs.sparse)."""
         result = np.empty((len(user_sparse), self._n), dtype=np.int64)
         result[~found] = self._popular
         if found.any():
@@ -76,10 +77,11 @@ def read_user_features(
 class UserInputs:
     """A batch of users' model inputs, from their online feature rows."""
 
-    tower: np.ndarray  # int64 [users, 1 + categoricals]: the user tower's input (id first)
-    # The ranker's user columns: the tower's, then the streaming ones (stream_inputs.py).
-    sparse: np.ndarray  # int64
-    dense: np.ndarray  # float32
+    # int64 [users, len(USER_MODEL_SPARSE)]: the id, the static categoricals, then the
+    # streaming ones (stream_inputs.py); the user tower's input and the user's sparse
+    # columns of the ranker's.
+    sparse: np.ndarray
+    dense: np.ndarray  # float32 [users, len(USER_RANKER_DENSE)]: the ranker's
 
 
 def user_inputs(
@@ -91,12 +93,12 @@ def user_inputs(
     stream_rows: [users, len(stream_inputs.FEATURES)], NaN where missing.
     """
     rows = np.nan_to_num(feature_rows, nan=0.0)
-    tower = np.empty((len(user_ids), 1 + n_categoricals), dtype=np.int64)
-    tower[:, 0] = user_ids
-    tower[:, 1:] = rows[:, :n_categoricals]
-    stream_sparse, stream_dense = stream_inputs.ranker_inputs(stream_rows)
+    stream_sparse, stream_dense = stream_inputs.model_inputs(stream_rows)
+    sparse = np.empty((len(user_ids), 1 + n_categoricals + stream_sparse.shape[1]), np.int64)
+    sparse[:, 0] = user_ids
+    sparse[:, 1 : 1 + n_categoricals] = rows[:, :n_categoricals]
+    sparse[:, 1 + n_categoricals :] = stream_sparse
     return UserInputs(
-        tower=tower,
-        sparse=np.concatenate([tower, stream_sparse], axis=1),
+        sparse=sparse,
         dense=np.concatenate([rows[:, n_categoricals:].astype(np.float32), stream_dense], axis=1),
     )

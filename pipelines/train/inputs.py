@@ -30,7 +30,7 @@ from recstack_contract.features import EVENT_TIMESTAMP, NO_CATEGORY
 @dataclass(frozen=True)
 class Interactions:
     """Impressions as (user row, item row, click) arrays, with the user's streaming
-    ranker inputs as of each impression (stream_inputs.ranker_inputs)."""
+    model inputs as of each impression (stream_inputs.model_inputs)."""
 
     user: np.ndarray
     item: np.ndarray
@@ -55,7 +55,8 @@ class Interactions:
 class TrainingData:
     user_ids: np.ndarray
     item_ids: np.ndarray
-    # [n_users, len(USER_SPARSE)] and [n_items, len(ITEM_SPARSE)], int64.
+    # [n_users, len(USER_SPARSE)] and [n_items, len(ITEM_SPARSE)], int64: the static
+    # columns.
     user_sparse: np.ndarray
     item_sparse: np.ndarray
     # user_activity per user row and item_popularity per item row, float32.
@@ -66,9 +67,13 @@ class TrainingData:
     # Embedding rows per sparse column (schema.RANKER_SPARSE covers every column).
     cardinalities: dict[str, int]
 
+    def user_columns(self, rows: Interactions) -> np.ndarray:
+        """[N, len(USER_MODEL_SPARSE)] int64: each row's user as of that impression."""
+        return np.concatenate([self.user_sparse[rows.user], rows.stream_sparse], 1)
+
     def ranker_inputs(self, rows: Interactions) -> tuple[np.ndarray, np.ndarray]:
         """([N, len(RANKER_SPARSE)] int64, [N, len(RANKER_DENSE)] float32) for `rows`."""
-        user = np.concatenate([self.user_sparse[rows.user], rows.stream_sparse], 1)
+        user = self.user_columns(rows)
         item = self.item_sparse[rows.item]
         category = item[:, schema.ITEM_SPARSE.index(schema.ITEM_CATEGORY)]
         dense = np.concatenate(
@@ -176,7 +181,7 @@ def _rows(frame: pd.DataFrame, user_index: pd.Index, item_index: pd.Index) -> In
             "tables: the features are older than the raw data; rerun the features step"
         )
     stream = frame[list(stream_inputs.FEATURES)].to_numpy(np.float64)
-    stream_sparse, stream_dense = stream_inputs.ranker_inputs(stream)
+    stream_sparse, stream_dense = stream_inputs.model_inputs(stream)
     return Interactions(
         user, item, frame["click"].to_numpy(np.float32), stream_sparse, stream_dense
     )

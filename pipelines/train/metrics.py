@@ -6,15 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Users scored per block: bounds the users x items score matrix held in memory.
-USER_BLOCK = 1024
+# Queries scored per block: bounds the queries x items score matrix held in memory.
+QUERY_BLOCK = 1024
 
 
 @dataclass(frozen=True)
 class RetrievalScore:
     recall: float
     hit_rate: float
-    users: int
+    queries: int
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -37,38 +37,46 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def retrieval_at_k(
-    user_vectors: np.ndarray,
+    query_vectors: np.ndarray,
+    query_users: np.ndarray,
+    targets: np.ndarray,
     item_vectors: np.ndarray,
     seen: tuple[np.ndarray, np.ndarray],
-    targets: tuple[np.ndarray, np.ndarray],
     k: int,
 ) -> RetrievalScore:
-    """Recall@k and hit rate@k of ranking every item by user . item.
+    """Recall@k and hit rate@k of ranking every item by query . item.
 
-    `seen` and `targets` are (user rows, item rows) pairs. Seen items are excluded from
-    each user's ranking, as the serving path filters them out; targets the user had
-    already seen are dropped, since a retrieval stage is not asked to find them. Users
-    without a remaining target are not evaluated.
+    A query is one request: its vector (the user as of that moment), its user row and
+    the item row it is judged by (the item clicked then). Recall is the share of queries
+    whose item is in their top k, hit rate the share of users with at least one such
+    query. `seen` is (user rows, item rows): seen items are excluded from each of the
+    user's rankings, as the serving path filters them out, and a query whose item the
+    user had already seen is dropped, since a retrieval stage is not asked to find it.
     """
     n_items = len(item_vectors)
     k = min(k, n_items)
+    query_users = np.asarray(query_users, dtype=np.int64)
     seen_keys = np.unique(seen[0].astype(np.int64) * n_items + seen[1])
-    target_keys = np.setdiff1d(targets[0].astype(np.int64) * n_items + targets[1], seen_keys)
-    users, per_user = np.unique(target_keys // n_items, return_counts=True)
-    if len(users) == 0:
-        raise ValueError("no holdout user clicked an item they had not clicked before")
-    hits = np.zeros(len(users), dtype=np.int64)
-    for start in range(0, len(users), USER_BLOCK):
-        block = users[start : start + USER_BLOCK]
-        scores = user_vectors[block] @ item_vectors.T
-        in_block = np.isin(seen_keys // n_items, block)
-        rows = np.searchsorted(block, seen_keys[in_block] // n_items)
-        scores[rows, seen_keys[in_block] % n_items] = -np.inf
+    kept = ~np.isin(query_users * n_items + targets, seen_keys)
+    if not kept.any():
+        raise ValueError("no holdout click is on an item its user had not clicked before")
+    vectors, users, items = query_vectors[kept], query_users[kept], targets[kept]
+    seen_users, seen_items = seen_keys // n_items, seen_keys % n_items
+    hits = np.zeros(len(users), dtype=bool)
+    for start in range(0, len(users), QUERY_BLOCK):
+        block = slice(start, start + QUERY_BLOCK)
+        scores = vectors[block] @ item_vectors.T
+        # Each query's user's seen items: their run in the sorted seen keys.
+        first = np.searchsorted(seen_users, users[block], side="left")
+        counts = np.searchsorted(seen_users, users[block], side="right") - first
+        rows = np.repeat(np.arange(len(counts)), counts)
+        runs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        scores[rows, seen_items[np.repeat(first, counts) + runs]] = -np.inf
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        found = np.isin(block[:, None] * n_items + top, target_keys)
-        hits[start : start + len(block)] = found.sum(axis=1)
+        hits[block] = (top == items[block, None]).any(axis=1)
+    hit_users = np.unique(users[hits])
     return RetrievalScore(
-        recall=float(np.mean(hits / per_user)),
-        hit_rate=float(np.mean(hits > 0)),
-        users=len(users),
+        recall=float(hits.mean()),
+        hit_rate=len(hit_users) / len(np.unique(users)),
+        queries=len(users),
     )

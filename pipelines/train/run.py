@@ -34,7 +34,7 @@ from pipelines.train.two_tower import TwoTower, embed, fit_two_tower
 
 STEP = "train"
 # Bump when training code changes what a config produces, so a new version is trained.
-TRAINER_VERSION = 2
+TRAINER_VERSION = 3
 # Rows traced into the ONNX graphs and, a different count, rows used to check them.
 EXPORT_ROWS = 16
 CHECK_ROWS = 7
@@ -73,7 +73,11 @@ def train(cfg: PipelineConfig) -> StepResult:
     ranker_s = time.monotonic() - started - retrieval_s
     item_embeddings = embed(towers.item, data.item_sparse)
     metrics = evaluate(
-        data, embed(towers.user, data.user_sparse), item_embeddings, ranker, cfg.train.eval_k
+        data,
+        embed(towers.user, data.user_columns(data.holdout.clicked())),
+        item_embeddings,
+        ranker,
+        cfg.train.eval_k,
     )
     check_quality(metrics, cfg.train)
 
@@ -86,7 +90,7 @@ def train(cfg: PipelineConfig) -> StepResult:
         "cardinalities": data.cardinalities,
         "embedding_dim": cfg.train.embedding_dim,
         "columns": {
-            "user_sparse": list(schema.USER_SPARSE),
+            "user_sparse": list(schema.USER_MODEL_SPARSE),
             "item_sparse": list(schema.ITEM_SPARSE),
             "ranker_sparse": list(schema.RANKER_SPARSE),
             "ranker_dense": list(schema.RANKER_DENSE),
@@ -125,11 +129,12 @@ def _write_version(
     metrics: dict[str, Any],
     manifest: dict[str, Any],
 ) -> None:
-    sparse, dense = data.ranker_inputs(data.train.take(slice(0, EXPORT_ROWS)))
+    traced = data.train.take(slice(0, EXPORT_ROWS))
+    sparse, dense = data.ranker_inputs(traced)
     models: list[tuple[torch.nn.Module, dict[str, np.ndarray], str, str]] = [
         (
             towers.user,
-            {"user_sparse": data.user_sparse[:EXPORT_ROWS]},
+            {"user_sparse": data.user_columns(traced)},
             "user_embedding",
             artifacts.USER_TOWER_FILE,
         ),

@@ -37,16 +37,17 @@ class Tower(nn.Module):
 class TwoTower(nn.Module):
     def __init__(self, cardinalities: dict[str, int], dim: int) -> None:
         super().__init__()
-        self.user = Tower([cardinalities[c] for c in schema.USER_SPARSE], dim)
+        self.user = Tower([cardinalities[c] for c in schema.USER_MODEL_SPARSE], dim)
         self.item = Tower([cardinalities[c] for c in schema.ITEM_SPARSE], dim)
 
 
 def fit_two_tower(data: TrainingData, cfg: TrainConfig) -> TwoTower:
-    """Train on the train split's clicks; every other item in a batch is a negative."""
+    """Train on the train split's clicks, each with its user as of that impression (the
+    session so far included); every other item in a batch is a negative."""
     torch.manual_seed(cfg.seed)
     model = TwoTower(data.cardinalities, cfg.embedding_dim)
     clicks = data.train.clicked()
-    users = torch.from_numpy(data.user_sparse[clicks.user])
+    users = torch.from_numpy(data.user_columns(clicks))
     items = torch.from_numpy(data.item_sparse[clicks.item])
     item_rows = torch.from_numpy(clicks.item)
     # In-batch negatives are drawn in proportion to click frequency, which would teach

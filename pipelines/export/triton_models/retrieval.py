@@ -1,7 +1,8 @@
 """Triton model `retrieval`: user ids -> online features -> user tower -> FAISS top-N.
 
-It also hands the ranker's user inputs on to scoring: the static features and the
-streaming ones, read from the same Feast hash in the same round trip."""
+Both models read the user's static features and the streaming ones, read from the same
+Feast hash in the same round trip; the stage hands the ranker's user inputs on to
+scoring."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class TritonPythonModel:
         rows, found, degraded = read_user_features(self.redis, self.layout, user_ids, self.budget_s)
         n = self.n_user_features
         user = user_inputs(user_ids, rows[:, :n], len(self.spec.user_categoricals), rows[:, n:])
-        candidates = self.retrieval.retrieve(user.tower, found)
+        candidates = self.retrieval.retrieve(user.sparse, found)
         return {
             "candidate_ids": candidates.item_ids,
             "user_sparse": user.sparse,
