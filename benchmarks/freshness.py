@@ -34,10 +34,10 @@ GIVE_UP_S = 10.0
 SIMULATED = re.compile(r"sent (?P<events>\d+) events .* (?P<rate>[\d.]+) events/s")
 
 
-def probe(url: str, producer: EventProducer, user: int) -> float | None:
+def probe(recommender: client.Recommender, producer: EventProducer, user: int) -> float | None:
     """Seconds from producing a click on the user's first item to an answer without it;
     None when the user has no answer to click in."""
-    (answer,) = client.recommend(url, [user])
+    (answer,) = recommender.recommend([user])
     if not answer.item_ids or answer.fallback:
         return None
     item = answer.item_ids[0]
@@ -45,7 +45,7 @@ def probe(url: str, producer: EventProducer, user: int) -> float | None:
     producer.send(user, item, "click")
     producer.flush()
     while time.perf_counter() - sent < GIVE_UP_S:
-        if item not in client.recommend(url, [user])[0].item_ids:
+        if item not in recommender.recommend([user])[0].item_ids:
             return time.perf_counter() - sent
         time.sleep(POLL_S)
     return GIVE_UP_S
@@ -59,14 +59,19 @@ def under_load(
     concurrency: int,
     seed: int = 3,
 ) -> dict[str, Any]:
-    """Serving throughput alone, then with `rate` events a second, and the freshness of
-    clicks probed during the loaded run."""
+    """Serving throughput alone, then with `rate` events a second, then the freshness of
+    clicks probed while the clients and the event load go on.
+
+    The throughput under the event load is measured before the probes start: a probe
+    asks every POLL_S, which is serving traffic of its own (tens of requests a second),
+    not a cost of the events."""
     url = where.grpc_url()
     print(f"serving alone, concurrency {concurrency}, {duration_s:g} s…", flush=True)
     alone = serving.concurrent("grpc", url, user_ids, concurrency, 1, duration_s)
 
     # The event load is `recstack simulate` in a process of its own, as a client fleet
-    # would be: in this one it would compete with the serving clients for the GIL.
+    # would be: in this one it would compete with the serving clients for the GIL. It
+    # runs through both loaded phases.
     simulate = subprocess.Popen(
         [
             sys.executable,
@@ -76,7 +81,7 @@ def under_load(
             "--rate",
             str(rate),
             "--duration",
-            str(duration_s + 3.0),
+            str(2 * duration_s + 3.0),
             "--env",
             where.environment,
             "--seed",
@@ -86,34 +91,35 @@ def under_load(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    loaded: dict[str, Any] = {}
+    time.sleep(2.0)  # the event load is running before the clients start
+    print(
+        f"serving with {rate:g} events/s, concurrency {concurrency}, {duration_s:g} s…",
+        flush=True,
+    )
+    measured = {"simulator": simulate.pid, "benchmark_clients": os.getpid()}
+    cpu_before, started = cpu.snapshot(measured), time.monotonic()
+    loaded = serving.concurrent("grpc", url, user_ids, concurrency, 1, duration_s)
+    cpu_used = cpu.shares(cpu_before, cpu.snapshot(measured), time.monotonic() - started)
+
+    print(f"probing freshness for {duration_s:g} s, the load going on…", flush=True)
+    probing: dict[str, Any] = {}
     clients = threading.Thread(
-        target=lambda: loaded.update(
+        target=lambda: probing.update(
             serving.concurrent("grpc", url, user_ids, concurrency, 1, duration_s)
         )
     )
-    print(
-        f"serving with {rate:g} events/s, concurrency {concurrency}, {duration_s:g} s, "
-        "probing freshness…",
-        flush=True,
-    )
-    time.sleep(2.0)  # the event load is running before the clients and probes start
-    measured = {"simulator": simulate.pid, "benchmark_clients": os.getpid()}
-    cpu_before, started = cpu.snapshot(measured), time.monotonic()
     clients.start()
-    producer = EventProducer(where.kafka)
+    producer, recommender = EventProducer(where.kafka), client.Recommender(url)
     rng = np.random.default_rng(seed)
     probe_users = [int(u) for u in rng.choice(np.asarray(user_ids), size=10_000)]
     delays = []
     for user in probe_users:
         if not clients.is_alive():
             break
-        delay = probe(url, producer, user)
+        delay = probe(recommender, producer, user)
         if delay is not None:
             delays.append(delay)
     clients.join()
-    # Before the simulator is reaped: its /proc entry goes with it.
-    cpu_used = cpu.shares(cpu_before, cpu.snapshot(measured), time.monotonic() - started)
     output, _ = simulate.communicate()
     # Joined: the console wraps long lines when it is not a terminal.
     summary = SIMULATED.search(" ".join((output or "").split()))
@@ -138,7 +144,9 @@ def under_load(
         },
         "serving_alone": alone,
         "serving_with_events": loaded,
+        "serving_while_probing": probing,
         "throughput_ratio": round(loaded["requests_per_s"] / alone["requests_per_s"], 3),
-        # Of the loaded run, processes on this machine (benchmarks/cpu.py).
+        # Of the run with events (before the probes), processes on this machine
+        # (benchmarks/cpu.py).
         "cpu_percent_of_one_core": cpu_used,
     }

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -60,9 +61,15 @@ def _environment(name: str) -> environments.Environment:
         raise typer.Exit(2) from None
 
 
+# Each play's header says when it started, counted from the command's start: where a
+# long deployment spends its time, from any log.
+_STARTED = time.monotonic()
+
+
 def _progress(kind: str, outcome: TaskOutcome | None) -> None:
     if outcome is None:
-        console.print(f"[bold]▶ {escape(kind.removeprefix('play:'))}[/bold]")
+        at = time.monotonic() - _STARTED
+        console.print(f"[bold]▶ {escape(kind.removeprefix('play:'))}[/bold] [dim]+{at:.0f} s[/dim]")
         return
     style = _STYLE.get(outcome.status, "red")
     console.print(

@@ -43,36 +43,55 @@ def admin_headers(token: str, protocol: str) -> dict[str, str]:
     raise ValueError(f"protocol must be grpc or http, got {protocol!r}")
 
 
+class Recommender:
+    """Requests over one connection (a gRPC channel, or an HTTP connection), kept for
+    every call: for callers that ask again and again, such as a poll, which would
+    otherwise open a connection (and make the server accept one) per request."""
+
+    def __init__(self, url: str, protocol: str = "grpc", timeout_s: float = 10.0) -> None:
+        """url is host:port of the protocol's endpoint."""
+        if protocol not in ("grpc", "http"):
+            raise ValueError(f"protocol must be grpc or http, got {protocol!r}")
+        self._protocol, self._timeout_s = protocol, timeout_s
+        self._grpc = grpcclient.InferenceServerClient(url) if protocol == "grpc" else None
+        self._http = (
+            httpclient.InferenceServerClient(url, network_timeout=timeout_s)
+            if protocol == "http"
+            else None
+        )
+
+    def recommend(self, user_ids: Sequence[int]) -> list[Recommendation]:
+        """One request for all `user_ids`."""
+        users = np.asarray(user_ids, dtype=np.int32).reshape(-1, 1)
+        if self._grpc is not None:
+            grpc_input = grpcclient.InferInput(USER_ID.name, list(users.shape), USER_ID.dtype)
+            grpc_input.set_data_from_numpy(users)
+            result = self._grpc.infer(ENSEMBLE, [grpc_input], client_timeout=self._timeout_s)
+        else:
+            assert self._http is not None
+            http_input = httpclient.InferInput(USER_ID.name, list(users.shape), USER_ID.dtype)
+            http_input.set_data_from_numpy(users, binary_data=True)
+            result = self._http.infer(ENSEMBLE, [http_input])
+        ids = result.as_numpy(ORDERED_IDS.name)
+        scores = result.as_numpy(ORDERED_SCORES.name)
+        fallback = result.as_numpy(IS_FALLBACK.name).reshape(-1)
+        degraded = result.as_numpy(IS_DEGRADED.name).reshape(-1)
+        return [
+            Recommendation(
+                user_id=int(user),
+                item_ids=tuple(int(i) for i in row_ids if i >= 0),
+                scores=tuple(float(s) for s, i in zip(row_scores, row_ids, strict=True) if i >= 0),
+                fallback=bool(is_fallback),
+                degraded=bool(is_degraded),
+            )
+            for user, row_ids, row_scores, is_fallback, is_degraded in zip(
+                users.reshape(-1), ids, scores, fallback, degraded, strict=True
+            )
+        ]
+
+
 def recommend(
     url: str, user_ids: Sequence[int], protocol: str = "grpc", timeout_s: float = 10.0
 ) -> list[Recommendation]:
-    """One request for all `user_ids`; url is host:port of the protocol's endpoint."""
-    users = np.asarray(user_ids, dtype=np.int32).reshape(-1, 1)
-    if protocol == "grpc":
-        grpc_client = grpcclient.InferenceServerClient(url)
-        grpc_input = grpcclient.InferInput(USER_ID.name, list(users.shape), USER_ID.dtype)
-        grpc_input.set_data_from_numpy(users)
-        result = grpc_client.infer(ENSEMBLE, [grpc_input], client_timeout=timeout_s)
-    elif protocol == "http":
-        http_client = httpclient.InferenceServerClient(url, network_timeout=timeout_s)
-        http_input = httpclient.InferInput(USER_ID.name, list(users.shape), USER_ID.dtype)
-        http_input.set_data_from_numpy(users, binary_data=True)
-        result = http_client.infer(ENSEMBLE, [http_input])
-    else:
-        raise ValueError(f"protocol must be grpc or http, got {protocol!r}")
-    ids = result.as_numpy(ORDERED_IDS.name)
-    scores = result.as_numpy(ORDERED_SCORES.name)
-    fallback = result.as_numpy(IS_FALLBACK.name).reshape(-1)
-    degraded = result.as_numpy(IS_DEGRADED.name).reshape(-1)
-    return [
-        Recommendation(
-            user_id=int(user),
-            item_ids=tuple(int(i) for i in row_ids if i >= 0),
-            scores=tuple(float(s) for s, i in zip(row_scores, row_ids, strict=True) if i >= 0),
-            fallback=bool(is_fallback),
-            degraded=bool(is_degraded),
-        )
-        for user, row_ids, row_scores, is_fallback, is_degraded in zip(
-            users.reshape(-1), ids, scores, fallback, degraded, strict=True
-        )
-    ]
+    """One request for all `user_ids` over a connection of its own."""
+    return Recommender(url, protocol, timeout_s).recommend(user_ids)
