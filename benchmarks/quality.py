@@ -48,13 +48,8 @@ def blanked(data: TrainingData) -> TrainingData:
 def measure(data: TrainingData, cfg: PipelineConfig) -> dict[str, float]:
     towers = fit_two_tower(data, cfg.train)
     ranker = fit_dlrm(data, cfg.train)
-    metrics = evaluate(
-        data,
-        embed(towers.user, data.user_columns(data.holdout.clicked())),
-        embed(towers.item, data.item_sparse),
-        ranker,
-        cfg.train.eval_k,
-    )
+    item_embeddings = embed(towers.item, data.item_sparse)
+    metrics = evaluate(data, towers.user, item_embeddings, ranker, cfg.train.eval_k)
     return {name: round(float(metrics[name]), 4) for name in MEASURES}
 
 

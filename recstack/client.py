@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -50,28 +51,27 @@ class Recommender:
 
     def __init__(self, url: str, protocol: str = "grpc", timeout_s: float = 10.0) -> None:
         """url is host:port of the protocol's endpoint."""
-        if protocol not in ("grpc", "http"):
+        if protocol == "grpc":
+            self._client: Any = grpcclient.InferenceServerClient(url)
+            self._module: Any = grpcclient
+            self._infer_options: dict[str, Any] = {"client_timeout": timeout_s}
+        elif protocol == "http":
+            self._client = httpclient.InferenceServerClient(url, network_timeout=timeout_s)
+            self._module = httpclient
+            self._infer_options = {}
+        else:
             raise ValueError(f"protocol must be grpc or http, got {protocol!r}")
-        self._protocol, self._timeout_s = protocol, timeout_s
-        self._grpc = grpcclient.InferenceServerClient(url) if protocol == "grpc" else None
-        self._http = (
-            httpclient.InferenceServerClient(url, network_timeout=timeout_s)
-            if protocol == "http"
-            else None
-        )
+
+    def infer(self, users: np.ndarray) -> Any:
+        """The ensemble's raw result for int32 user ids shaped [n, 1]."""
+        tensor = self._module.InferInput(USER_ID.name, list(users.shape), USER_ID.dtype)
+        tensor.set_data_from_numpy(users)
+        return self._client.infer(ENSEMBLE, [tensor], **self._infer_options)
 
     def recommend(self, user_ids: Sequence[int]) -> list[Recommendation]:
         """One request for all `user_ids`."""
         users = np.asarray(user_ids, dtype=np.int32).reshape(-1, 1)
-        if self._grpc is not None:
-            grpc_input = grpcclient.InferInput(USER_ID.name, list(users.shape), USER_ID.dtype)
-            grpc_input.set_data_from_numpy(users)
-            result = self._grpc.infer(ENSEMBLE, [grpc_input], client_timeout=self._timeout_s)
-        else:
-            assert self._http is not None
-            http_input = httpclient.InferInput(USER_ID.name, list(users.shape), USER_ID.dtype)
-            http_input.set_data_from_numpy(users, binary_data=True)
-            result = self._http.infer(ENSEMBLE, [http_input])
+        result = self.infer(users)
         ids = result.as_numpy(ORDERED_IDS.name)
         scores = result.as_numpy(ORDERED_SCORES.name)
         fallback = result.as_numpy(IS_FALLBACK.name).reshape(-1)

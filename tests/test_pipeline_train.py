@@ -263,11 +263,7 @@ def test_untrained_models_fail_the_default_floors(data: TrainingData) -> None:
         TINY_TRAIN.embedding_dim,
     ).eval()
     metrics = evaluate(
-        data,
-        embed(towers.user, data.user_columns(data.holdout.clicked())),
-        embed(towers.item, data.item_sparse),
-        ranker,
-        TINY_TRAIN.eval_k,
+        data, towers.user, embed(towers.item, data.item_sparse), ranker, TINY_TRAIN.eval_k
     )
     with pytest.raises(QualityGateError, match=r"train\.min_retrieval_recall_at_k"):
         check_quality(metrics, TrainConfig())

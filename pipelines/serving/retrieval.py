@@ -94,11 +94,8 @@ def user_inputs(
     """
     rows = np.nan_to_num(feature_rows, nan=0.0)
     stream_sparse, stream_dense = stream_inputs.model_inputs(stream_rows)
-    sparse = np.empty((len(user_ids), 1 + n_categoricals + stream_sparse.shape[1]), np.int64)
-    sparse[:, 0] = user_ids
-    sparse[:, 1 : 1 + n_categoricals] = rows[:, :n_categoricals]
-    sparse[:, 1 + n_categoricals :] = stream_sparse
+    static = rows[:, :n_categoricals].astype(np.int64)
     return UserInputs(
-        sparse=sparse,
+        sparse=np.concatenate([np.reshape(user_ids, (-1, 1)), static, stream_sparse], axis=1),
         dense=np.concatenate([rows[:, n_categoricals:].astype(np.float32), stream_dense], axis=1),
     )

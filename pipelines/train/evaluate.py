@@ -16,20 +16,21 @@ import numpy as np
 from pipelines.train.dlrm import DLRM, predict
 from pipelines.train.inputs import TrainingData
 from pipelines.train.metrics import auc, retrieval_at_k
+from pipelines.train.two_tower import Tower, embed
 
 
 def evaluate(
     data: TrainingData,
-    query_embeddings: np.ndarray,
+    user_tower: Tower,
     item_embeddings: np.ndarray,
     ranker: DLRM,
     k: int,
 ) -> dict[str, float | int]:
-    """query_embeddings: the user tower's output for each holdout click, its user as of
-    that impression (data.user_columns(data.holdout.clicked()))."""
     train_clicks, holdout_clicks = data.train.clicked(), data.holdout.clicked()
     seen = (train_clicks.user, train_clicks.item)
     queries = (holdout_clicks.user, holdout_clicks.item)
+    # One query per holdout click: its user as of that impression.
+    query_embeddings = embed(user_tower, data.user_columns(holdout_clicks))
     retrieval = retrieval_at_k(query_embeddings, *queries, item_embeddings, seen, k)
     # Popularity as a rank-1 "embedding": every query vector is 1, every item vector is
     # its click count, so the same top-k code scores the baseline.

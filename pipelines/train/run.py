@@ -72,13 +72,7 @@ def train(cfg: PipelineConfig) -> StepResult:
     ranker = fit_dlrm(data, cfg.train)
     ranker_s = time.monotonic() - started - retrieval_s
     item_embeddings = embed(towers.item, data.item_sparse)
-    metrics = evaluate(
-        data,
-        embed(towers.user, data.user_columns(data.holdout.clicked())),
-        item_embeddings,
-        ranker,
-        cfg.train.eval_k,
-    )
+    metrics = evaluate(data, towers.user, item_embeddings, ranker, cfg.train.eval_k)
     check_quality(metrics, cfg.train)
 
     manifest = {
