@@ -55,7 +55,7 @@ lint: venv
 
 # The Pulumi environment too: some tests take a stack's outputs from the program under mocks.
 unit: venv $(PULUMI_VENV)/bin/pytest
-	$(BIN)/pytest tests -m "not deployed and not after_down and not testbed and not testbed_deployed" -q
+	$(BIN)/pytest tests -m "not deployed and not after_down and not broker_restart and not testbed and not testbed_deployed" -q
 
 # The AWS stacks under Pulumi mocks, and the policy pack; no AWS account is involved.
 cloud-test: $(PULUMI_VENV)/bin/pytest
@@ -108,6 +108,7 @@ test: venv
 	$(MAKE) --no-print-directory lint unit cloud-test; \
 	$(BIN)/recstack up $(ENV); \
 	$(MAKE) --no-print-directory smoke integration idempotence; \
+	$(BIN)/pytest tests -m broker_restart -q; \
 	$(BIN)/recstack down $(ENV); \
 	$(BIN)/pytest tests -m after_down -q; \
 	$(MAKE) --no-print-directory testbed; \

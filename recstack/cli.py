@@ -394,7 +394,7 @@ def simulate(
     import numpy as np
 
     from pipelines.data.simulate import build_world
-    from pipelines.streaming.traffic import Sent, Traffic, send
+    from pipelines.streaming.traffic import LINGER_MS, Sent, Traffic, send
 
     where = _endpoints(_environment(env))
     if where.data.source != "synthetic":
@@ -405,6 +405,8 @@ def simulate(
         raise typer.Exit(2)
     traffic = Traffic(build_world(where.data), np.random.default_rng(seed))
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    # benchmarks/freshness.py waits for this line: the model above takes a few seconds.
+    console.print(f"sending {rate:g} events/s for {duration:g} s to {INTERACTIONS.name}")
     try:
         with Progress(*columns, console=console) as bar:
             task = bar.add_task(f"{rate:g} events/s to {INTERACTIONS.name}", total=duration)
@@ -416,7 +418,8 @@ def simulate(
                     description=f"{sent.impressions} impressions, {sent.clicks} clicks",
                 )
 
-            sent = send(traffic, EventProducer(where.kafka), rate, duration, report)
+            producer = EventProducer(where.kafka, linger_ms=LINGER_MS)
+            sent = send(traffic, producer, rate, duration, report)
     except (EventsNotDelivered, KafkaEndpointError) as error:
         console.print(f"[red]simulation stopped: {escape(str(error))}[/red]")
         raise typer.Exit(1) from None

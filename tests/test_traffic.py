@@ -4,9 +4,11 @@ the log's, and clicks go to the items closest to each user's taste."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipelines.config import DataConfig
-from pipelines.data.simulate import TARGET_CTR, build_world, simulate
+from pipelines.data import simulate as generator
+from pipelines.data.simulate import TARGET_CTR, TasteTable, build_world, simulate
 from pipelines.streaming.traffic import Traffic
 
 DATA = DataConfig(n_users=400, n_items=300, n_categories=12, n_shops=30, n_brands=30)
@@ -16,6 +18,27 @@ def test_the_world_is_the_one_the_log_was_drawn_from() -> None:
     users, items, _ = simulate(DATA)
     world = build_world(DATA)
     assert world.users.equals(users) and world.items.equals(items)
+
+
+def test_the_taste_table_draws_what_the_log_generator_draws() -> None:
+    world = build_world(DATA)
+    users = np.sort(np.random.default_rng(0).integers(len(world.user_latent), size=3000))
+    cached = TasteTable(world).draw(np.random.default_rng(5), users)
+    computed = generator._preferred(
+        np.random.default_rng(5), users, world.user_latent, world.item_latent, world.popularity
+    )
+    # The same random numbers land on the same items (all users fit in one block).
+    assert np.mean(cached == computed) > 0.999
+    assert len(np.unique(cached)) > 100
+
+
+def test_a_world_too_large_for_the_table_draws_without_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = build_world(DATA)
+    assert world.for_live_traffic().tastes is not None
+    monkeypatch.setattr(generator, "TASTE_TABLE_BYTES", 1024)
+    assert world.for_live_traffic().tastes is None
 
 
 def test_traffic_clicks_at_the_logs_rate_and_by_taste() -> None:

@@ -19,6 +19,7 @@ always produces the same tables.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,6 +67,8 @@ SPAN_US = 30 * 24 * 3600 * 1_000_000
 # Cells of the users x items probability matrix sampled at once: bounds memory
 # (about 32 MiB per array) whatever the data size.
 MATRIX_CELLS = 1 << 22
+# Largest TasteTable kept for live traffic: 64 MiB with the default 4,000 x 2,000.
+TASTE_TABLE_BYTES = 512 << 20
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,12 @@ class World:
     user_latent: np.ndarray
     item_latent: np.ndarray
     popularity: np.ndarray
+    # Live traffic's precomputed taste distributions (for_live_traffic).
+    tastes: TasteTable | None = None
+
+    def for_live_traffic(self) -> World:
+        """This world with its TasteTable, when one fits in TASTE_TABLE_BYTES."""
+        return dataclasses.replace(self, tastes=TasteTable(self)) if TasteTable.fits(self) else self
 
     def sample_items(
         self, rng: np.random.Generator, user: np.ndarray, intent: np.ndarray
@@ -88,9 +97,7 @@ class World:
         item = rng.choice(len(self.popularity), size=len(user), p=self.popularity)
         source = rng.random(len(user))
         by_preference = np.flatnonzero(source >= POPULARITY_SHARE + SESSION_SHARE)
-        item[by_preference] = _preferred(
-            rng, user[by_preference], self.user_latent, self.item_latent, self.popularity
-        )
+        item[by_preference] = self._from_taste(rng, user[by_preference])
         by_intent = np.flatnonzero(
             (source >= POPULARITY_SHARE) & (source < POPULARITY_SHARE + SESSION_SHARE)
         )
@@ -101,11 +108,15 @@ class World:
         """A session intent per entry of `user` (sorted): the category of an item drawn
         from that user's taste, or, for INTENT_OUTSIDE_TASTE of them, any category (a
         need of the moment)."""
-        chosen = _preferred(rng, user, self.user_latent, self.item_latent, self.popularity)
-        intent = self.item_category[chosen]
+        intent = self.item_category[self._from_taste(rng, user)]
         anything = rng.random(len(user)) < INTENT_OUTSIDE_TASTE
         intent[anything] = rng.integers(self.n_categories, size=anything.sum())
         return intent
+
+    def _from_taste(self, rng: np.random.Generator, user: np.ndarray) -> np.ndarray:
+        if self.tastes is not None:
+            return self.tastes.draw(rng, user)
+        return _preferred(rng, user, self.user_latent, self.item_latent, self.popularity)
 
     @functools.cached_property
     def _by_category(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -280,24 +291,73 @@ def _preferred(
     a few of many users at a time."""
     chosen = np.empty(len(user), dtype=np.int64)
     n_items = len(item_latent)
-    log_prior = PREFERENCE_POPULARITY * np.log(popularity)
     present = np.unique(user)
     block = max(1, MATRIX_CELLS // n_items)
     for start in range(0, len(present), block):
         rows = present[start : start + block]
-        logits = PREFERENCE_SHARPNESS * user_latent[rows] @ item_latent.T
-        logits += log_prior
-        cdf = np.cumsum(np.exp(logits - logits.max(axis=1, keepdims=True)), axis=1)
-        cdf /= cdf[:, -1:]
+        cdf = _taste_cdf(user_latent[rows], item_latent, popularity)
         # Sorted users: the block's entries are one contiguous range.
         low, high = np.searchsorted(user, [rows[0], rows[-1] + 1])
         local = np.searchsorted(rows, user[low:high])
-        # Row r's CDF shifted by r makes one increasing array, so a single searchsorted
-        # samples every entry of the block at once.
-        shifted = (cdf + np.arange(len(cdf))[:, None]).ravel()
-        hit = np.searchsorted(shifted, local + rng.random(high - low), side="right")
-        chosen[low:high] = np.minimum(hit - local * n_items, n_items - 1)
+        chosen[low:high] = _draw_rows(rng, _stacked(cdf), local, n_items)
     return chosen
+
+
+def _taste_cdf(
+    user_latent: np.ndarray, item_latent: np.ndarray, popularity: np.ndarray
+) -> np.ndarray:
+    """Each user's cumulative taste distribution over the items, one row per user."""
+    logits = PREFERENCE_SHARPNESS * user_latent @ item_latent.T
+    logits += PREFERENCE_POPULARITY * np.log(popularity)
+    cdf = np.cumsum(np.exp(logits - logits.max(axis=1, keepdims=True)), axis=1)
+    cdf /= cdf[:, -1:]
+    return cdf
+
+
+def _stacked(cdf: np.ndarray) -> np.ndarray:
+    """Row r of the CDFs shifted by r: one increasing array, so a single searchsorted
+    samples entries of any rows at once (_draw_rows)."""
+    return (cdf + np.arange(len(cdf))[:, None]).ravel()
+
+
+def _draw_rows(
+    rng: np.random.Generator, stacked: np.ndarray, row: np.ndarray, n_items: int
+) -> np.ndarray:
+    """An item per entry of `row`, drawn from that row of the _stacked CDFs."""
+    hit = np.searchsorted(stacked, row + rng.random(len(row)), side="right")
+    return np.minimum(hit - row * n_items, n_items - 1)
+
+
+class TasteTable:
+    """Every user's taste distribution, computed once: live traffic draws for the same
+    users again and again, and recomputing their rows at every draw was most of the
+    simulator's CPU. Bounded by TASTE_TABLE_BYTES; a larger world computes per draw."""
+
+    def __init__(self, world: World) -> None:
+        n_users, n_items = len(world.user_latent), len(world.item_latent)
+        block = max(1, MATRIX_CELLS // n_items)
+        self._n_items = n_items
+        self._stacked = np.concatenate(
+            [
+                _stacked(
+                    _taste_cdf(
+                        world.user_latent[start : start + block],
+                        world.item_latent,
+                        world.popularity,
+                    )
+                )
+                + start
+                for start in range(0, n_users, block)
+            ]
+        )
+
+    @staticmethod
+    def fits(world: World) -> bool:
+        return len(world.user_latent) * len(world.item_latent) * 8 <= TASTE_TABLE_BYTES
+
+    def draw(self, rng: np.random.Generator, user: np.ndarray) -> np.ndarray:
+        """One item per entry of `user`, drawn from that user's taste distribution."""
+        return _draw_rows(rng, self._stacked, user, self._n_items)
 
 
 def bias_for_rate(logit: np.ndarray, rate: float) -> float:

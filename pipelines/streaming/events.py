@@ -32,9 +32,11 @@ class EventProducer:
     """Sends events keyed by user id; `flush()` waits until the broker acknowledged every
     one (acks from all in-sync replicas); `last` says where the latest one landed."""
 
-    def __init__(self, endpoint: KafkaEndpoint) -> None:
-        # linger: a burst leaves in batches, a single event after 5 ms at most.
-        self._producer = Producer({**client_config(endpoint), "acks": "all", "linger.ms": 5})
+    def __init__(self, endpoint: KafkaEndpoint, linger_ms: int = 5) -> None:
+        # linger: a burst leaves in batches, a single event after linger_ms at most.
+        self._producer = Producer(
+            {**client_config(endpoint), "acks": "all", "linger.ms": linger_ms}
+        )
         self.last: Delivery | None = None
         self._errors: list[KafkaError] = []
 

@@ -288,8 +288,10 @@ def consumer_config(endpoint: KafkaEndpoint) -> dict:
         "session.timeout.ms": 6000,
         # The local broker answers a fetch only when its wait is over, even if events
         # arrived meanwhile: the default 500 ms would be most of the freshness budget.
-        # MSK answers as soon as data arrives; there this only bounds idle polling.
-        "fetch.wait.max.ms": 50,
+        # Shorter waits mean more fetches, and each costs that broker a scan of every
+        # batch it holds (README, Limits). MSK answers as soon as data arrives; there
+        # this only bounds idle polling.
+        "fetch.wait.max.ms": 100,
     }
 
 

@@ -23,6 +23,11 @@ CALIBRATION_IMPRESSIONS = 20_000
 DRAW = 1024
 # Events are sent in ticks of this length, each its share of the rate.
 TICK_S = 0.05
+# How long the simulator's producer holds events to batch them, as a fleet's event
+# collector would: the broker stores and serves each batch as one object, and the local
+# one's cost per fetch grows with the objects it holds (README, Limits). A click still
+# reaches the served answer well within the freshness objective.
+LINGER_MS = 100
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,8 @@ class Traffic:
     """Endless impressions of random users, each clicked with the model's probability."""
 
     def __init__(self, world: World, rng: np.random.Generator) -> None:
-        self._world, self._rng = world, rng
-        self._intent = world.draw_intents(rng, np.arange(len(world.user_latent)))
+        self._world, self._rng = world.for_live_traffic(), rng
+        self._intent = self._world.draw_intents(rng, np.arange(len(world.user_latent)))
         self._bias = bias_for_rate(self._logits(CALIBRATION_IMPRESSIONS)[2], TARGET_CTR)
 
     def draw(self, n: int) -> list[Interaction]:
