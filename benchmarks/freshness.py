@@ -92,6 +92,15 @@ class EventLoad:
                 return
         self.finish()  # it ended before sending: finish() says why
 
+    def __enter__(self) -> EventLoad:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        # A run that failed midway must not leave the load sending on its own.
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
+
     def finish(self) -> dict[str, float]:
         """Wait for the end of the run; the events sent and the rate achieved."""
         rest, _ = self._process.communicate()
@@ -123,35 +132,37 @@ def under_load(
     for round_ in range(1, ROUNDS + 1):
         print(f"round {round_}/{ROUNDS}: serving alone, {duration_s:g} s…", flush=True)
         alone.append(serving.concurrent("grpc", url, user_ids, concurrency, 1, duration_s))
-        load = EventLoad(where, rate, duration_s + LOAD_MARGIN_S, seed + round_)
-        print(f"round {round_}/{ROUNDS}: serving with {rate:g} events/s…", flush=True)
-        measured = {"simulator": load.pid, "benchmark_clients": os.getpid()}
-        cpu_before, started = cpu.snapshot(measured), time.monotonic()
-        loaded.append(serving.concurrent("grpc", url, user_ids, concurrency, 1, duration_s))
-        cpu_used.append(cpu.shares(cpu_before, cpu.snapshot(measured), time.monotonic() - started))
-        sent.append(load.finish())
+        with EventLoad(where, rate, duration_s + LOAD_MARGIN_S, seed + round_) as load:
+            print(f"round {round_}/{ROUNDS}: serving with {rate:g} events/s…", flush=True)
+            measured = {"simulator": load.pid, "benchmark_clients": os.getpid()}
+            cpu_before, started = cpu.snapshot(measured), time.monotonic()
+            loaded.append(serving.concurrent("grpc", url, user_ids, concurrency, 1, duration_s))
+            cpu_used.append(
+                cpu.shares(cpu_before, cpu.snapshot(measured), time.monotonic() - started)
+            )
+            sent.append(load.finish())
 
     print(f"probing freshness for {duration_s:g} s, the load going on…", flush=True)
-    load = EventLoad(where, rate, duration_s + LOAD_MARGIN_S, seed)
-    probing: dict[str, Any] = {}
-    clients = threading.Thread(
-        target=lambda: probing.update(
-            serving.concurrent("grpc", url, user_ids, concurrency, 1, duration_s)
+    with EventLoad(where, rate, duration_s + LOAD_MARGIN_S, seed) as load:
+        probing: dict[str, Any] = {}
+        clients = threading.Thread(
+            target=lambda: probing.update(
+                serving.concurrent("grpc", url, user_ids, concurrency, 1, duration_s)
+            )
         )
-    )
-    clients.start()
-    producer, recommender = EventProducer(where.kafka), client.Recommender(url)
-    rng = np.random.default_rng(seed)
-    probe_users = [int(u) for u in rng.choice(np.asarray(user_ids), size=10_000)]
-    delays = []
-    for user in probe_users:
-        if not clients.is_alive():
-            break
-        delay = probe(recommender, producer, user)
-        if delay is not None:
-            delays.append(delay)
-    clients.join()
-    sent.append(load.finish())
+        clients.start()
+        producer, recommender = EventProducer(where.kafka), client.Recommender(url)
+        rng = np.random.default_rng(seed)
+        probe_users = [int(u) for u in rng.choice(np.asarray(user_ids), size=10_000)]
+        delays = []
+        for user in probe_users:
+            if not clients.is_alive():
+                break
+            delay = probe(recommender, producer, user)
+            if delay is not None:
+                delays.append(delay)
+        clients.join()
+        sent.append(load.finish())
     if not delays:
         raise RuntimeError("no probe found an answer to click in: is the ensemble serving?")
     values = np.asarray(delays)

@@ -159,6 +159,7 @@ def _variable(name: str) -> str:
 def as_dict() -> dict[str, Any]:
     return {
         "topics": [asdict(t) for t in TOPICS],
+        "interactions_topic": INTERACTIONS.name,
         "stream_processor_group": STREAM_PROCESSOR_GROUP,
         "auth_modes": list(AUTH_MODES),
         "environment_prefix": ENVIRONMENT_PREFIX,

@@ -7,7 +7,7 @@ import random
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +33,19 @@ def live_redis(local: endpoints.Endpoints) -> redis.Redis:
 def known_users(local: endpoints.Endpoints, live_redis: redis.Redis) -> list[int]:
     """Users with an interaction history, smallest ids first."""
     return health.users_with_history(live_redis, local.key_prefix)
+
+
+def _program_pid(program: str) -> int | None:
+    """The pid of a supervisor program of the local environment; None while it is not
+    running (supervisorctl says 0 between a crash and the restart)."""
+    out = subprocess.run(["supervisorctl", "pid", program], capture_output=True, text=True)
+    pid = out.stdout.strip()
+    return int(pid) if pid.isdigit() and int(pid) > 0 else None
+
+
+@pytest.fixture(scope="session")
+def program_pid() -> Callable[[str], int | None]:
+    return _program_pid
 
 
 def _is_free(port: int) -> bool:

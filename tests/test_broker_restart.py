@@ -1,8 +1,9 @@
 """After the local broker crashes (memory storage: it comes back without topics,
-messages or consumer offsets), the next `recstack up` creates the topics again and
-restarts the stream processor, whose consumer would otherwise stay without partitions:
-a click sent afterwards reaches the user's history. Runs after the idempotence check
-(`make test`), because this deployment changes things on purpose."""
+messages or consumer offsets), the next `recstack up` creates the topics again and,
+seeing the interactions topic's new id, restarts the stream processor, whose consumer
+would otherwise stay without partitions: a click sent afterwards reaches the user's
+history. Runs after the idempotence check (`make test`), because this deployment
+changes things on purpose."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -23,12 +25,6 @@ from recstack.endpoints import Endpoints
 pytestmark = pytest.mark.broker_restart
 
 BROKER, PROCESSOR = "recstack-kafka", "recstack-stream-processor"
-
-
-def pid_of(program: str) -> int:
-    out = subprocess.run(["supervisorctl", "pid", program], capture_output=True, text=True)
-    assert out.stdout.strip().isdigit(), f"{program} is not running: {out.stdout}"
-    return int(out.stdout)
 
 
 def wait_for_port(bootstrap: str, timeout_s: float) -> None:
@@ -44,22 +40,29 @@ def wait_for_port(bootstrap: str, timeout_s: float) -> None:
 
 
 def test_a_click_after_a_broker_crash_and_a_redeploy_reaches_the_history(
-    local: Endpoints, live_redis: redis.Redis, known_users: list[int]
+    local: Endpoints,
+    live_redis: redis.Redis,
+    known_users: list[int],
+    program_pid: Callable[[str], int | None],
 ) -> None:
-    broker, processor = pid_of(BROKER), pid_of(PROCESSOR)
+    broker = program_pid(BROKER)
+    assert broker is not None, f"{BROKER} is not running"
     os.kill(broker, signal.SIGKILL)  # the service manager restarts it, empty
     deadline = time.monotonic() + 30
-    while (restarted := pid_of(BROKER)) == broker:
+    while (restarted := program_pid(BROKER)) in (None, broker):
         assert time.monotonic() < deadline, "the service manager did not restart the broker"
         time.sleep(0.2)
     wait_for_port(local.kafka.bootstrap, 30)
+    # Read now: the deployment, not anything before it, must restart the processor.
+    processor = program_pid(PROCESSOR)
+    assert processor is not None, f"{PROCESSOR} is not running"
 
     deployed = subprocess.run(
         [sys.executable, "-m", "recstack.cli", "up", "local"], capture_output=True, text=True
     )
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-2000:]
-    assert pid_of(BROKER) == restarted, "the deployment restarted the broker again"
-    assert pid_of(PROCESSOR) != processor, "the stream processor was not restarted"
+    assert program_pid(BROKER) == restarted, "the deployment restarted the broker again"
+    assert program_pid(PROCESSOR) not in (None, processor), "the processor was not restarted"
 
     user = known_users[0]
     seen = keys.seen(local.key_prefix, user)

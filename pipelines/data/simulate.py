@@ -67,7 +67,7 @@ SPAN_US = 30 * 24 * 3600 * 1_000_000
 # Cells of the users x items probability matrix sampled at once: bounds memory
 # (about 32 MiB per array) whatever the data size.
 MATRIX_CELLS = 1 << 22
-# Largest TasteTable kept for live traffic: 64 MiB with the default 4,000 x 2,000.
+# Largest TasteTable kept for live traffic (the default 4,000 x 2,000 world needs 64 MB).
 TASTE_TABLE_BYTES = 512 << 20
 
 
@@ -82,7 +82,7 @@ class World:
     item_latent: np.ndarray
     popularity: np.ndarray
     # Live traffic's precomputed taste distributions (for_live_traffic).
-    tastes: TasteTable | None = None
+    tastes: TasteTable | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def for_live_traffic(self) -> World:
         """This world with its TasteTable, when one fits in TASTE_TABLE_BYTES."""
@@ -292,7 +292,7 @@ def _preferred(
     chosen = np.empty(len(user), dtype=np.int64)
     n_items = len(item_latent)
     present = np.unique(user)
-    block = max(1, MATRIX_CELLS // n_items)
+    block = _rows_per_block(n_items)
     for start in range(0, len(present), block):
         rows = present[start : start + block]
         cdf = _taste_cdf(user_latent[rows], item_latent, popularity)
@@ -314,10 +314,10 @@ def _taste_cdf(
     return cdf
 
 
-def _stacked(cdf: np.ndarray) -> np.ndarray:
-    """Row r of the CDFs shifted by r: one increasing array, so a single searchsorted
-    samples entries of any rows at once (_draw_rows)."""
-    return (cdf + np.arange(len(cdf))[:, None]).ravel()
+def _stacked(cdf: np.ndarray, first_row: int = 0) -> np.ndarray:
+    """Row r of the CDFs shifted by first_row + r: one increasing array, so a single
+    searchsorted samples entries of any rows at once (_draw_rows)."""
+    return (cdf + np.arange(first_row, first_row + len(cdf))[:, None]).ravel()
 
 
 def _draw_rows(
@@ -328,6 +328,11 @@ def _draw_rows(
     return np.minimum(hit - row * n_items, n_items - 1)
 
 
+def _rows_per_block(n_items: int) -> int:
+    """Users whose taste rows are computed at once, within MATRIX_CELLS."""
+    return max(1, MATRIX_CELLS // n_items)
+
+
 class TasteTable:
     """Every user's taste distribution, computed once: live traffic draws for the same
     users again and again, and recomputing their rows at every draw was most of the
@@ -335,21 +340,14 @@ class TasteTable:
 
     def __init__(self, world: World) -> None:
         n_users, n_items = len(world.user_latent), len(world.item_latent)
-        block = max(1, MATRIX_CELLS // n_items)
         self._n_items = n_items
-        self._stacked = np.concatenate(
-            [
-                _stacked(
-                    _taste_cdf(
-                        world.user_latent[start : start + block],
-                        world.item_latent,
-                        world.popularity,
-                    )
-                )
-                + start
-                for start in range(0, n_users, block)
-            ]
-        )
+        # All users' rows _stacked as one array, filled a block at a time.
+        self._cdfs = np.empty(n_users * n_items)
+        block = _rows_per_block(n_items)
+        for start in range(0, n_users, block):
+            rows = world.user_latent[start : start + block]
+            cdf = _taste_cdf(rows, world.item_latent, world.popularity)
+            self._cdfs[start * n_items : (start + len(rows)) * n_items] = _stacked(cdf, start)
 
     @staticmethod
     def fits(world: World) -> bool:
@@ -357,7 +355,7 @@ class TasteTable:
 
     def draw(self, rng: np.random.Generator, user: np.ndarray) -> np.ndarray:
         """One item per entry of `user`, drawn from that user's taste distribution."""
-        return _draw_rows(rng, self._stacked, user, self._n_items)
+        return _draw_rows(rng, self._cdfs, user, self._n_items)
 
 
 def bias_for_rate(logit: np.ndarray, rate: float) -> float:
