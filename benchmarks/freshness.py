@@ -22,6 +22,7 @@ import numpy as np
 
 from pipelines.streaming.events import EventProducer
 from pipelines.streaming.processor import FRESHNESS_SLO_S
+from pipelines.streaming.traffic import SENDING
 from recstack import client
 from recstack.endpoints import Endpoints
 
@@ -34,8 +35,7 @@ GIVE_UP_S = 10.0
 ROUNDS = 3
 # The event load outlasts the run it loads by this much (its producer's last flush).
 LOAD_MARGIN_S = 1.0
-# The line `recstack simulate` prints as it starts sending, and its last line.
-SENDING = "sending "
+# The last line of `recstack simulate`.
 SIMULATED = re.compile(r"sent (?P<events>\d+) events .* (?P<rate>[\d.]+) events/s")
 
 

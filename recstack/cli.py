@@ -394,7 +394,7 @@ def simulate(
     import numpy as np
 
     from pipelines.data.simulate import build_world
-    from pipelines.streaming.traffic import LINGER_MS, Sent, Traffic, send
+    from pipelines.streaming.traffic import LINGER_MS, SENDING, Sent, Traffic, send
 
     where = _endpoints(_environment(env))
     if where.data.source != "synthetic":
@@ -405,8 +405,8 @@ def simulate(
         raise typer.Exit(2)
     traffic = Traffic(build_world(where.data), np.random.default_rng(seed))
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    # benchmarks/freshness.py waits for this line: the model above takes a few seconds.
-    console.print(f"sending {rate:g} events/s for {duration:g} s to {INTERACTIONS.name}")
+    # The model above takes a few seconds to build; this line says it is done.
+    console.print(f"{SENDING}{rate:g} events/s for {duration:g} s to {INTERACTIONS.name}")
     try:
         with Progress(*columns, console=console) as bar:
             task = bar.add_task(f"{rate:g} events/s to {INTERACTIONS.name}", total=duration)

@@ -28,6 +28,9 @@ TICK_S = 0.05
 # one's cost per fetch grows with the objects it holds (README, Limits). A click still
 # reaches the served answer well within the freshness objective.
 LINGER_MS = 100
+# How `recstack simulate` starts the line it prints once the model is built and events
+# begin to go out: benchmarks wait for it before they measure.
+SENDING = "sending "
 
 
 @dataclass(frozen=True)
