@@ -5,6 +5,9 @@ Layout under `paths.artifacts_dir`:
     <version>/user_tower.onnx      user_sparse INT64 [B, U] -> user_embedding FP32 [B, D]
     <version>/ranker.onnx          sparse INT64 [B, S], dense FP32 [B, F] -> score FP32 [B]
                                    (the columns: pipelines/schema.py)
+    <version>/hugectr/             the ranker in HugeCTR's inference format: ranker.json,
+                                   ranker_dense_0.model, ranker0_sparse_0.model/
+                                   (pipelines/hugectr/)
     <version>/item_ids.npy         int64 [n_items]
     <version>/item_embeddings.npy  float32 [n_items, D]; row i belongs to item_ids[i]
     <version>/popular_items.npy    int64 item ids, most train clicks first, every item

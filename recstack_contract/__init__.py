@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import features, kafka, ports, redis, secrets, triton
+from . import features, hps, kafka, ports, redis, secrets, triton
 
 
 def variables() -> dict[str, Any]:
@@ -27,4 +27,5 @@ def variables() -> dict[str, Any]:
         "secrets": secrets.as_dict(),
         "features": features.as_dict(),
         "triton": triton.as_dict(),
+        "hps": hps.as_dict(),
     }

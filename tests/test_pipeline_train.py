@@ -21,6 +21,9 @@ from pipelines.data.synthetic import generate
 from pipelines.data.validate import load_raw
 from pipelines.export.repository import build_catalog
 from pipelines.features import build, load_features
+from pipelines.hugectr.evaluator import HugeCTRModel
+from pipelines.hugectr.export import files_in
+from pipelines.hugectr.network import slot_keys
 from pipelines.serving import stream_inputs
 from pipelines.serving.retrieval import user_inputs
 from pipelines.serving.scoring import Scoring
@@ -162,6 +165,17 @@ def test_published_layout(published: PipelineConfig, data: TrainingData) -> None
             [("score", "tensor(float)", None)],
         ),
     }
+    # The ranker is also published in HugeCTR's format, scoring as the ONNX ranker does.
+    sparse, dense = data.ranker_inputs(data.holdout.take(slice(0, 64)))
+    hugectr = HugeCTRModel(files_in(found.path))
+    ranker = ort.InferenceSession(str(found.ranker), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(
+        hugectr.predict(
+            dense, slot_keys(sparse, [manifest["cardinalities"][c] for c in schema.RANKER_SPARSE])
+        ),
+        ranker.run(None, {"sparse": sparse, "dense": dense})[0],
+        atol=1e-5,
+    )
     for path, (inputs, outputs) in signatures.items():
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         for nodes, expected in ((session.get_inputs(), inputs), (session.get_outputs(), outputs)):

@@ -24,6 +24,7 @@ from pipelines.config import PipelineConfig
 from pipelines.data.files import write_json
 from pipelines.data.validate import load_raw
 from pipelines.features import load_features
+from pipelines.hugectr.export import check_inference_model, write_inference_model
 from pipelines.steps import StepResult, fingerprint
 from pipelines.train.dlrm import DLRM, fit_dlrm
 from pipelines.train.evaluate import evaluate
@@ -34,10 +35,12 @@ from pipelines.train.two_tower import TwoTower, embed, fit_two_tower
 
 STEP = "train"
 # Bump when training code changes what a config produces, so a new version is trained.
-TRAINER_VERSION = 3
+TRAINER_VERSION = 4
 # Rows traced into the ONNX graphs and, a different count, rows used to check them.
 EXPORT_ROWS = 16
 CHECK_ROWS = 7
+# Holdout rows the HugeCTR files must score as PyTorch does.
+HUGECTR_CHECK_ROWS = 512
 
 
 def train(cfg: PipelineConfig) -> StepResult:
@@ -138,6 +141,10 @@ def _write_version(
         export_onnx(model, sample, output, out / name)
         check = {key: value[:CHECK_ROWS] for key, value in sample.items()}
         check_onnx(out / name, model, check, output)
+    files = write_inference_model(ranker, out)
+    check_inference_model(
+        files, ranker, *data.ranker_inputs(data.holdout.take(slice(0, HUGECTR_CHECK_ROWS)))
+    )
     np.save(out / artifacts.ITEM_IDS_FILE, data.item_ids)
     np.save(out / artifacts.ITEM_EMBEDDINGS_FILE, item_embeddings)
     np.save(out / artifacts.POPULAR_ITEMS_FILE, _popular_items(data))

@@ -1,0 +1,58 @@
+"""The train step's HugeCTR export: the ranker's files, published only if they score
+exactly as the PyTorch model does.
+
+The files go to `<version>/hugectr/` beside the ONNX models. The check runs the CPU
+evaluator on real rows and allows 1e-5 (fp32 sums in another order); a layout mistake
+(a transposed weight, a permuted interaction, a shifted key) is far larger.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipelines.train.dlrm import DLRM
+from pipelines.train.errors import ExportError
+from recstack_contract import hps
+
+from .evaluator import HugeCTRModel
+from .model_files import InferenceFiles, SparseTable, write_dense
+from .network import DlrmShape, dense_weights, network_json, slot_keys
+
+DIRECTORY = "hugectr"
+TOLERANCE = 1e-5
+
+
+def files_in(version_dir: Path) -> InferenceFiles:
+    return InferenceFiles.under(version_dir / DIRECTORY, hps.MODEL)
+
+
+def write_inference_model(model: DLRM, version_dir: Path) -> InferenceFiles:
+    shape = DlrmShape.of(model)
+    files = files_in(version_dir)
+    files.network.parent.mkdir(parents=True, exist_ok=True)
+    files.network.write_text(json.dumps(network_json(shape, hps.MODEL, hps.TABLE), indent=2))
+    write_dense(files.dense, dense_weights(model))
+    table = model.embed.table.weight.detach().numpy()
+    SparseTable(np.arange(len(table), dtype=np.int64), table).write(files.sparse[0])
+    return files
+
+
+def check_inference_model(
+    files: InferenceFiles, model: DLRM, sparse: np.ndarray, dense: np.ndarray
+) -> None:
+    """Raise ExportError unless the files' scores match `model` on (sparse codes, dense)."""
+    keys = slot_keys(sparse, DlrmShape.of(model).slot_sizes)
+    got = HugeCTRModel(files).predict(dense, keys)
+    with torch.no_grad():
+        want = model(torch.from_numpy(sparse), torch.from_numpy(dense)).numpy()
+    difference = float(np.abs(got - want).max())
+    if difference > TOLERANCE:
+        raise ExportError(
+            f"{files.network.parent}: HugeCTR files score up to {difference:.2e} away from "
+            f"PyTorch (tolerance {TOLERANCE}); the layout in pipelines/hugectr/network.py "
+            "no longer matches the model"
+        )
