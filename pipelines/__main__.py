@@ -1,6 +1,6 @@
 """`python -m pipelines <step> --config pipeline.yml`: run one pipeline step.
 
-Steps, in order: data, features, feature-store, train, export, publish, batch.
+Steps, in order: data, features, feature-store, train, hps, export, publish, batch.
 The last line printed is the step's JSON result ({"step", "changed", "details"}); a
 known failure (bad config or data, a model below its quality floor) exits with status 2
 and a one-paragraph explanation on stderr.
@@ -17,6 +17,7 @@ from .artifacts import ArtifactsError
 from .config import ConfigError, PipelineConfig, load_config
 from .data.validate import DataError
 from .feature_store import FeatureStoreError
+from .hugectr.model_files import ModelFileError
 from .steps import StepResult
 from .train.errors import ExportError, QualityGateError
 
@@ -50,6 +51,12 @@ def _train(cfg: PipelineConfig, _: argparse.Namespace) -> StepResult:
     return train(cfg)
 
 
+def _hps(cfg: PipelineConfig, _: argparse.Namespace) -> StepResult:
+    from .hugectr.volatile_tier import load_volatile_tier
+
+    return load_volatile_tier(cfg)
+
+
 def _export(cfg: PipelineConfig, _: argparse.Namespace) -> StepResult:
     from .export.repository import export
 
@@ -73,6 +80,7 @@ STEPS: dict[str, Callable[[PipelineConfig, argparse.Namespace], StepResult]] = {
     "features": _features,
     "feature-store": _feature_store,
     "train": _train,
+    "hps": _hps,
     "export": _export,
     "publish": _publish,
     "batch": _batch,
@@ -88,6 +96,7 @@ KNOWN_FAILURES = (
     ExportError,
     ArtifactsError,
     FeatureStoreError,
+    ModelFileError,
 )
 
 

@@ -5,6 +5,8 @@ Layout under `paths.artifacts_dir`:
     <version>/user_tower.onnx      user_sparse INT64 [B, U] -> user_embedding FP32 [B, D]
     <version>/ranker.onnx          sparse INT64 [B, S], dense FP32 [B, F] -> score FP32 [B]
                                    (the columns: pipelines/schema.py)
+    <version>/ranker_dense.onnx    embedded FP32 [B, S, D], dense FP32 [B, F] -> score FP32 [B]:
+                                   the ranker after its embedding lookup
     <version>/hugectr/             the ranker in HugeCTR's inference format: ranker.json,
                                    ranker_dense_0.model, ranker0_sparse_0.model/
                                    (pipelines/hugectr/)
@@ -30,6 +32,7 @@ from pipelines.data.files import read_json, write_json
 
 # The files serving loads keep the names they have in the model repository.
 from pipelines.serving.spec import (
+    DENSE_RANKER_FILE,
     ITEM_IDS_FILE,
     POPULAR_ITEMS_FILE,
     RANKER_FILE,
@@ -59,6 +62,10 @@ class Artifacts:
     @property
     def ranker(self) -> Path:
         return self.path / RANKER_FILE
+
+    @property
+    def dense_ranker(self) -> Path:
+        return self.path / DENSE_RANKER_FILE
 
     @property
     def item_ids(self) -> Path:

@@ -18,6 +18,8 @@ import yaml
 from recstack_config import ConfigError, DataclassBuilder, at_least, between, one_of
 from recstack_contract.redis import KEY_PREFIX
 
+from .hugectr.settings import HpsSettings
+
 # The file's keys are the field names.
 _BUILDER = DataclassBuilder()
 
@@ -128,11 +130,14 @@ class PipelineConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
+    # How HPS serves the ranker (pipelines/hugectr/settings.py).
+    hps: HpsSettings = field(default_factory=HpsSettings)
 
     def validate(self) -> PipelineConfig:
         self.data.validate()
         self.train.validate()
         self.serving.validate()
+        self.hps.validate()
         if self.serving.retrieval_candidates > self.data.n_items:
             raise ConfigError(
                 "serving.retrieval_candidates must not exceed data.n_items "

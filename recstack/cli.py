@@ -134,6 +134,26 @@ def up(
         _show_sample(environment)
 
 
+@app.command()
+def validate(env: EnvArg = "local") -> None:
+    """Check an environment's configuration without changing any host: the pre-flight
+    play that every `recstack up` starts with (tier modes, endpoints, the HPS rules)."""
+    environment = _environment(env)
+    if environment.cloud and not environment.inventory.is_dir():
+        console.print(
+            f"[red]{escape(env)} has no inventory yet: its first `recstack up {escape(env)}` "
+            "writes it from the stack's outputs (and runs these checks first)[/red]"
+        )
+        raise typer.Exit(2)
+    if environment.rehearsal:
+        _prepare_rehearsal(environment)
+    result = _play(environment, "preflight.yml")
+    console.print(
+        f"[bold]{escape(environment.name)}[/bold]: the configuration passes every check "
+        f"({len(result.outcomes)} tasks)"
+    )
+
+
 def _prepare_rehearsal(environment: environments.Environment) -> None:
     try:
         binding = rehearsal.prepare(environment)

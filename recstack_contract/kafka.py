@@ -39,6 +39,9 @@ TOPICS: tuple[Topic, ...] = (PROBES, FEATURES, INTERACTIONS, INTERACTIONS_DLQ, E
 # Headers of a dead-lettered message: why (recstack_contract.events.REASONS), what was
 # wrong, and where it came from (partition and offset in the interactions topic).
 INTERACTIONS_DLQ_HEADERS = ("reason", "detail", "source_partition", "source_offset")
+# HPS's Kafka receive buffer for embedding updates: ps.json's receive_buffer_size, and
+# (plus 1 KiB) the least message.max.bytes its brokers may have.
+HPS_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 # The stream processor's consumer group: its committed offsets are its progress (lag).
 STREAM_PROCESSOR_GROUP = "recstack.stream-processor"
 

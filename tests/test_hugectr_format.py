@@ -16,6 +16,7 @@ from pipelines.data.validate import load_raw
 from pipelines.features import build, load_features
 from pipelines.hugectr.evaluator import HugeCTRModel
 from pipelines.hugectr.export import check_inference_model, write_inference_model
+from pipelines.hugectr.from_torch import dense_weights, dlrm_shape
 from pipelines.hugectr.model_files import (
     KEY_FILE,
     VECTOR_FILE,
@@ -28,14 +29,14 @@ from pipelines.hugectr.network import (
     DlrmShape,
     NetworkError,
     dense_floats,
-    dense_weights,
     interaction_pairs,
     interaction_width,
     network_json,
     slot_keys,
 )
-from pipelines.train.dlrm import DLRM, fit_dlrm
+from pipelines.train.dlrm import DLRM, DenseRanker, fit_dlrm
 from pipelines.train.errors import ExportError
+from pipelines.train.export import export_onnx
 from pipelines.train.inputs import TrainingData, prepare
 from recstack_contract import hps
 
@@ -89,7 +90,7 @@ def test_files_score_as_pytorch_within_1e5(
     sparse, dense = holdout(data)
     # Codes never seen in training, negative or far out of range, fold in as in PyTorch.
     sparse[:4, -1] = [-1, -(10**9), 10**12, 7]
-    keys = slot_keys(sparse, DlrmShape.of(ranker).slot_sizes)
+    keys = slot_keys(sparse, dlrm_shape(ranker).slot_sizes)
     got = HugeCTRModel(files).predict(dense, keys)
     want = torch_scores(ranker, sparse, dense)
     assert np.abs(got - want).max() <= 1e-5
@@ -128,7 +129,7 @@ def test_file_layout(ranker: DLRM, files: InferenceFiles) -> None:
 def test_weights_in_pytorchs_interaction_order_are_caught(
     ranker: DLRM, data: TrainingData, files: InferenceFiles
 ) -> None:
-    shape = DlrmShape.of(ranker)
+    shape = dlrm_shape(ranker)
     weights = dense_weights(ranker)
     top = 2 * len(shape.bottom)
     unpermuted = ranker.top[0].weight.detach().numpy().T
@@ -143,7 +144,7 @@ def test_a_key_in_no_table_gets_the_default_vector(
     ranker: DLRM, data: TrainingData, files: InferenceFiles
 ) -> None:
     sparse, dense = holdout(data, rows=50)
-    keys = slot_keys(sparse, DlrmShape.of(ranker).slot_sizes)
+    keys = slot_keys(sparse, dlrm_shape(ranker).slot_sizes)
     table = SparseTable.read(files.sparse[0], ranker.embed.table.embedding_dim)
     # Row of the last slot's key zeroed, versus that key missing from the table.
     zeroed = table.vectors.copy()
@@ -186,3 +187,20 @@ def test_networks_hugectr_would_refuse_are_refused() -> None:
     network["layers"][3]["type"] = "Dropout"
     with pytest.raises(NetworkError, match="No such layer: Dropout"):
         dense_floats(network)
+
+
+def test_the_dense_model_on_the_files_vectors_scores_as_the_files(
+    ranker: DLRM, data: TrainingData, files: InferenceFiles, tmp_path: Path
+) -> None:
+    sparse, dense = holdout(data)
+    with torch.no_grad():
+        embedded = ranker.embed(torch.from_numpy(sparse[:16])).numpy()
+    served = tmp_path / "ranker_dense.onnx"
+    sample = {"embedded": embedded, "dense": dense[:16]}
+    export_onnx(DenseRanker(ranker).eval(), sample, "score", served)
+    check_inference_model(files, ranker, sparse, dense, dense_model=served)
+    # A dense part trained apart from the table scores differently.
+    other = DLRM([int(n) for n in ranker.embed.cardinality], dense.shape[1], embedded.shape[2])
+    export_onnx(DenseRanker(other).eval(), sample, "score", served)
+    with pytest.raises(ExportError, match=r"ranker_dense\.onnx on the files' vectors"):
+        check_inference_model(files, ranker, sparse, dense, dense_model=served)

@@ -18,8 +18,10 @@ from pipelines.batch import batch
 from pipelines.config import PipelineConfig, ServingConfig
 from pipelines.data.synthetic import generate
 from pipelines.features import build
+from pipelines.hugectr.volatile_tier import load_volatile_tier
 from pipelines.publish import publish
 from pipelines.serving import feast_layout, keys
+from pipelines.serving.hps_layout import value_hash
 from pipelines.streaming import activity
 from pipelines.streaming.store import STREAM_LAYOUT, ActivityStore
 from pipelines.train.run import train
@@ -189,3 +191,24 @@ def test_batch_scores_with_the_streaming_features_redis_holds(
     after = scores()
     common = set(before) & set(after)
     assert common and any(before[i] != after[i] for i in common)
+
+
+def test_hps_step_loads_the_table_once_per_model_and_partitioning(
+    cfg: PipelineConfig, client: redis.Redis
+) -> None:
+    first = load_volatile_tier(cfg)
+    assert first.changed and first.details["rows"] > 0
+    record = client.hgetall(keys.hps_table("t"))
+    tag, partitions = record[b"table"].decode(), int(record[b"partitions"])
+    assert partitions == cfg.hps.num_partitions
+    lengths = [client.hlen(value_hash(tag, p)) for p in range(partitions)]
+    assert sum(lengths) == first.details["rows"] == int(record[b"rows"])
+    assert not load_volatile_tier(cfg).changed
+    # Another partitioning is another layout: the step loads again.
+    repartitioned = dataclasses.replace(cfg, hps=dataclasses.replace(cfg.hps, num_partitions=6))
+    assert load_volatile_tier(repartitioned).changed
+    assert int(client.hget(keys.hps_table("t"), "partitions")) == 6
+    assert sum(client.hlen(value_hash(tag, p)) for p in range(6)) == first.details["rows"]
+    # The old layout's other hashes are gone, not left holding stale copies.
+    old = range(6, partitions)
+    assert partitions > 6 and not client.exists(*(value_hash(tag, p) for p in old))

@@ -176,6 +176,12 @@ def test_published_layout(published: PipelineConfig, data: TrainingData) -> None
         ranker.run(None, {"sparse": sparse, "dense": dense})[0],
         atol=1e-5,
     )
+    # ... and without its table, for the vectors HPS's tiers return.
+    dense_part = ort.InferenceSession(str(found.dense_ranker), providers=["CPUExecutionProvider"])
+    assert [(n.name, n.shape[1:]) for n in dense_part.get_inputs()] == [
+        ("embedded", [len(schema.RANKER_SPARSE), published.train.embedding_dim]),
+        ("dense", [len(schema.RANKER_DENSE)]),
+    ]
     for path, (inputs, outputs) in signatures.items():
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         for nodes, expected in ((session.get_inputs(), inputs), (session.get_outputs(), outputs)):

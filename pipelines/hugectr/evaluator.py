@@ -40,6 +40,10 @@ class HugeCTRModel:
             for layer, folder in zip(embeddings, files.sparse, strict=True)
         }
 
+    def embeddings(self, keys: np.ndarray) -> np.ndarray:
+        """keys int64 [B, slots] of the (first) table -> its vectors [B, slots, vec_size]."""
+        return next(iter(self._tables.values()))(np.asarray(keys, np.int64))
+
     def predict(self, dense: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """dense float32 [B, dense_dim], keys int64 [B, slots] -> probabilities float32 [B]."""
         data = self._layers[0]

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import torch
 
 from pipelines.train.dlrm import DLRM
@@ -19,8 +20,9 @@ from pipelines.train.errors import ExportError
 from recstack_contract import hps
 
 from .evaluator import HugeCTRModel
+from .from_torch import dense_weights, dlrm_shape
 from .model_files import InferenceFiles, SparseTable, write_dense
-from .network import DlrmShape, dense_weights, network_json, slot_keys
+from .network import network_json, slot_keys
 
 DIRECTORY = "hugectr"
 TOLERANCE = 1e-5
@@ -31,7 +33,7 @@ def files_in(version_dir: Path) -> InferenceFiles:
 
 
 def write_inference_model(model: DLRM, version_dir: Path) -> InferenceFiles:
-    shape = DlrmShape.of(model)
+    shape = dlrm_shape(model)
     files = files_in(version_dir)
     files.network.parent.mkdir(parents=True, exist_ok=True)
     files.network.write_text(json.dumps(network_json(shape, hps.MODEL, hps.TABLE), indent=2))
@@ -42,17 +44,34 @@ def write_inference_model(model: DLRM, version_dir: Path) -> InferenceFiles:
 
 
 def check_inference_model(
-    files: InferenceFiles, model: DLRM, sparse: np.ndarray, dense: np.ndarray
+    files: InferenceFiles,
+    model: DLRM,
+    sparse: np.ndarray,
+    dense: np.ndarray,
+    dense_model: Path | None = None,
 ) -> None:
-    """Raise ExportError unless the files' scores match `model` on (sparse codes, dense)."""
-    keys = slot_keys(sparse, DlrmShape.of(model).slot_sizes)
-    got = HugeCTRModel(files).predict(dense, keys)
+    """Raise ExportError unless the files' scores match `model` on (sparse codes, dense),
+    and, given `dense_model` (the ranker after its lookup, ONNX), unless that model fed
+    with the files' own vectors scores as the files do: HPS serving in a nutshell."""
+    keys = slot_keys(sparse, dlrm_shape(model).slot_sizes)
+    evaluator = HugeCTRModel(files)
+    got = evaluator.predict(dense, keys)
     with torch.no_grad():
         want = model(torch.from_numpy(sparse), torch.from_numpy(dense)).numpy()
+    _within_tolerance(got, want, f"{files.network.parent}: HugeCTR files", "PyTorch")
+    if dense_model is None:
+        return
+    session = ort.InferenceSession(str(dense_model), providers=["CPUExecutionProvider"])
+    embedded = evaluator.embeddings(keys)
+    served = session.run(None, {"embedded": embedded, "dense": dense})[0]
+    _within_tolerance(served, got, f"{dense_model.name} on the files' vectors", "the files")
+
+
+def _within_tolerance(got: np.ndarray, want: np.ndarray, what: str, reference: str) -> None:
     difference = float(np.abs(got - want).max())
     if difference > TOLERANCE:
         raise ExportError(
-            f"{files.network.parent}: HugeCTR files score up to {difference:.2e} away from "
-            f"PyTorch (tolerance {TOLERANCE}); the layout in pipelines/hugectr/network.py "
-            "no longer matches the model"
+            f"{what} score up to {difference:.2e} away from {reference} (tolerance "
+            f"{TOLERANCE}); the layout in pipelines/hugectr/network.py no longer matches "
+            "the model"
         )

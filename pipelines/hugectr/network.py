@@ -22,13 +22,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from torch import nn
-
-from pipelines.train.dlrm import DLRM
 
 DENSE_INPUT = "dense"
 SPARSE_INPUT = "data1"
 LABEL = "label"
+# The vector of a key no table holds: HugeCTR's default_emb_vec_value, HPS's
+# default_value_for_each_table.
+DEFAULT_VALUE = 0.0
+# One label, the click.
+LABEL_DIM = 1
+# Keys per slot and sample: each slot is one categorical column.
+NNZ_PER_SLOT = 1
 # The embedding layer types whose tables are folders of `key` and `emb_vector`.
 EMBEDDING_LAYERS = ("DistributedSlotSparseEmbeddingHash", "LocalizedSlotSparseEmbeddingHash")
 # HugeCTR sizes its training hash table from this; inference ignores it.
@@ -51,16 +55,23 @@ class DlrmShape:
     def slots(self) -> int:
         return len(self.slot_sizes)
 
+
+@dataclass(frozen=True)
+class ServedShape:
+    """What HPS's configuration needs of a model: dense features per sample, slots (one
+    key each) and the embedding vector size."""
+
+    n_dense: int
+    slots: int
+    vec_size: int
+
     @classmethod
-    def of(cls, model: DLRM) -> DlrmShape:
-        bottom = _linears(model.bottom, relu_last=True)
-        top = _linears(model.top, relu_last=False)
+    def of(cls, network: dict[str, Any]) -> ServedShape:
+        data, embedding = network["layers"][0], network["layers"][1]
         return cls(
-            n_dense=bottom[0].in_features,
-            slot_sizes=tuple(int(n) for n in model.embed.cardinality),
-            vec_size=model.embed.table.embedding_dim,
-            bottom=tuple(layer.out_features for layer in bottom),
-            top=tuple(layer.out_features for layer in top),
+            n_dense=data["dense"]["dense_dim"],
+            slots=data["sparse"][0]["slot_num"],
+            vec_size=embedding["sparse_embedding_hparam"]["embedding_vec_size"],
         )
 
 
@@ -74,13 +85,13 @@ def network_json(shape: DlrmShape, model_name: str, table_name: str) -> dict[str
     layers: list[dict[str, Any]] = [
         {
             "type": "Data",
-            "label": {"top": LABEL, "label_dim": 1},
+            "label": {"top": LABEL, "label_dim": LABEL_DIM},
             "dense": {"top": DENSE_INPUT, "dense_dim": shape.n_dense},
             "sparse": [
                 {
                     "top": SPARSE_INPUT,
                     "type": "DistributedSlot",
-                    "nnz_per_slot": 1,
+                    "nnz_per_slot": NNZ_PER_SLOT,
                     "is_fixed_length": True,
                     "slot_num": shape.slots,
                 }
@@ -95,6 +106,7 @@ def network_json(shape: DlrmShape, model_name: str, table_name: str) -> dict[str
                 "max_vocabulary_size_global": sum(shape.slot_sizes),
                 "embedding_vec_size": shape.vec_size,
                 "combiner": "sum",
+                "default_emb_vec_value": DEFAULT_VALUE,
                 "slot_size_array": list(shape.slot_sizes),
             },
             "optimizer": {"type": "Adam", "update_type": "Global"},
@@ -105,20 +117,6 @@ def network_json(shape: DlrmShape, model_name: str, table_name: str) -> dict[str
     logit = _mlp(layers, "top", "interaction", shape.top, relu_last=False)
     layers.append({"type": "BinaryCrossEntropyLoss", "bottom": [logit, LABEL], "top": "loss"})
     return {"layers": layers, "model_name": model_name}
-
-
-def dense_weights(model: DLRM) -> list[np.ndarray]:
-    """Every InnerProduct's W [in][out] then b, in graph order (the dense file's content)."""
-    shape = DlrmShape.of(model)
-    weights = []
-    for position, layer in enumerate(
-        (*_linears(model.bottom, relu_last=True), *_linears(model.top, relu_last=False))
-    ):
-        w = layer.weight.detach().numpy().T
-        if position == len(shape.bottom):  # the first top layer reads the interactions
-            w = _interaction_rows(w, shape.vec_size, shape.slots)
-        weights += [w, layer.bias.detach().numpy()]
-    return weights
 
 
 def inner_products(network: dict[str, Any]) -> list[tuple[int, int]]:
@@ -192,34 +190,3 @@ def _mlp(
             bottom = f"{name}_relu{position}"
             layers.append({"type": "ReLU", "bottom": fc, "top": bottom})
     return bottom
-
-
-def _linears(block: nn.Sequential, relu_last: bool) -> list[nn.Linear]:
-    """The Linear layers of an MLP that alternates Linear and ReLU; refuses any other."""
-    modules = list(block)
-    linears = modules[0::2]
-    relus = modules[1::2]
-    expected_relus = len(linears) if relu_last else len(linears) - 1
-    if (
-        not all(isinstance(m, nn.Linear) for m in linears)
-        or len(relus) != expected_relus
-        or not all(isinstance(m, nn.ReLU) for m in relus)
-    ):
-        raise NetworkError(
-            "the DLRM's MLP is no longer Linear/ReLU pairs; teach pipelines/hugectr/network.py "
-            "its new layers before exporting it"
-        )
-    return linears
-
-
-def _interaction_rows(w: np.ndarray, vec_size: int, slots: int) -> np.ndarray:
-    """PyTorch's first top-layer rows [bottom, pairs by first vector] in HugeCTR's order
-    [bottom, pairs by second vector, zero pad]."""
-    n = 1 + slots
-    first, second = np.triu_indices(n, k=1)
-    torch_position = {
-        (int(i), int(j)): p for p, (i, j) in enumerate(zip(first, second, strict=True))
-    }
-    hugectr_order = [torch_position[pair] for pair in interaction_pairs(n)]
-    pairs = w[vec_size:][hugectr_order]
-    return np.concatenate([w[:vec_size], pairs, np.zeros((1, w.shape[1]), w.dtype)])

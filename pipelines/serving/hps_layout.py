@@ -29,12 +29,13 @@ def value_hash(tag: str, partition: int) -> str:
 
 def rrxmrrxmsx_0(keys: np.ndarray) -> np.ndarray:
     """Pelle Evensen's mixer over the keys as uint64 (int64 by two's complement)."""
-    x = np.asarray(keys, dtype=np.int64).astype(np.uint64)
-    # uint64 arithmetic wraps, as the C++ does.
-    x = x ^ _rotr(x, 25) ^ _rotr(x, 50)
-    x = x * np.uint64(0xA24BAED4963EE407)
-    x = x ^ _rotr(x, 24) ^ _rotr(x, 49)
-    x = x * np.uint64(0x9FB21C651E98DF25)
+    x = np.atleast_1d(np.asarray(keys, dtype=np.int64)).astype(np.uint64)
+    # uint64 arithmetic wraps, as the C++ does (numpy warns only for scalars).
+    with np.errstate(over="ignore"):
+        x = x ^ _rotr(x, 25) ^ _rotr(x, 50)
+        x = x * np.uint64(0xA24BAED4963EE407)
+        x = x ^ _rotr(x, 24) ^ _rotr(x, 49)
+        x = x * np.uint64(0x9FB21C651E98DF25)
     return x ^ (x >> np.uint64(28))
 
 

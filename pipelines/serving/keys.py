@@ -18,6 +18,12 @@ Markers that make the pipeline steps idempotent (the fingerprint of their last i
 {prefix}:batch                HASH, the batch step's: fingerprint, model_version,
                               generated_at, users
 {prefix}:feast:materialized   STRING, the feature-store step's materialization
+{prefix}:hps:table            HASH, what the hps step loaded into HPS's Redis tier:
+                              fingerprint, model_version, table, partitions, rows,
+                              vec_size, loaded_at (unix seconds)
+
+HPS's own keys, outside the prefix and in HPS's layout (serving/hps_layout.py):
+hps_et{<tag>/p<N>}v   HASH, partition N of an embedding table: raw key -> raw vector
 """
 
 from __future__ import annotations
@@ -74,3 +80,7 @@ def batch_marker(prefix: str) -> str:
 
 def materialized_marker(prefix: str) -> str:
     return f"{prefix}:feast:materialized"
+
+
+def hps_table(prefix: str) -> str:
+    return f"{prefix}:hps:table"

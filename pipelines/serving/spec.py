@@ -15,6 +15,8 @@ SPEC_FILE = "serving_spec.json"
 # Files the stages load from their version directory (the export step writes them).
 USER_TOWER_FILE = "user_tower.onnx"
 RANKER_FILE = "ranker.onnx"
+# The ranker after its embedding lookup (HPS mode: the vectors come from the HPS tiers).
+DENSE_RANKER_FILE = "ranker_dense.onnx"
 INDEX_FILE = "items.faiss"
 ITEM_IDS_FILE = "item_ids.npy"
 POPULAR_ITEMS_FILE = "popular_items.npy"

@@ -40,14 +40,30 @@ class DLRM(nn.Module):
         )
 
     def logit(self, sparse: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        return self.dense_logit(self.embed(sparse), dense)
+
+    def dense_logit(self, embedded: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        """Everything after the embedding lookup: what serves beside HPS, which does only
+        the lookup. embedded [B, slots, dim], dense [B, n_dense]."""
         bottom = self.bottom(dense)
-        vectors = torch.cat([bottom.unsqueeze(1), self.embed(sparse)], dim=1)
+        vectors = torch.cat([bottom.unsqueeze(1), embedded], dim=1)
         dots = torch.bmm(vectors, vectors.transpose(1, 2)).flatten(1)
         interactions = torch.index_select(dots, 1, self.pairs)
         return self.top(torch.cat([bottom, interactions], dim=1)).squeeze(-1)
 
     def forward(self, sparse: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.logit(sparse, dense))
+
+
+class DenseRanker(nn.Module):
+    """The ranker without its embedding table: (embedded, dense) -> click probability."""
+
+    def __init__(self, model: DLRM) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, embedded: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.model.dense_logit(embedded, dense))
 
 
 def fit_dlrm(data: TrainingData, cfg: TrainConfig) -> DLRM:

@@ -26,7 +26,7 @@ from pipelines.data.validate import load_raw
 from pipelines.features import load_features
 from pipelines.hugectr.export import check_inference_model, write_inference_model
 from pipelines.steps import StepResult, fingerprint
-from pipelines.train.dlrm import DLRM, fit_dlrm
+from pipelines.train.dlrm import DLRM, DenseRanker, fit_dlrm
 from pipelines.train.evaluate import evaluate
 from pipelines.train.export import check_onnx, export_onnx
 from pipelines.train.gate import check_quality
@@ -136,6 +136,12 @@ def _write_version(
             artifacts.USER_TOWER_FILE,
         ),
         (ranker, {"sparse": sparse, "dense": dense}, "score", artifacts.RANKER_FILE),
+        (
+            DenseRanker(ranker).eval(),
+            {"embedded": _embedded(ranker, sparse), "dense": dense},
+            "score",
+            artifacts.DENSE_RANKER_FILE,
+        ),
     ]
     for model, sample, output, name in models:
         export_onnx(model, sample, output, out / name)
@@ -143,13 +149,21 @@ def _write_version(
         check_onnx(out / name, model, check, output)
     files = write_inference_model(ranker, out)
     check_inference_model(
-        files, ranker, *data.ranker_inputs(data.holdout.take(slice(0, HUGECTR_CHECK_ROWS)))
+        files,
+        ranker,
+        *data.ranker_inputs(data.holdout.take(slice(0, HUGECTR_CHECK_ROWS))),
+        dense_model=out / artifacts.DENSE_RANKER_FILE,
     )
     np.save(out / artifacts.ITEM_IDS_FILE, data.item_ids)
     np.save(out / artifacts.ITEM_EMBEDDINGS_FILE, item_embeddings)
     np.save(out / artifacts.POPULAR_ITEMS_FILE, _popular_items(data))
     write_json(metrics, out / artifacts.METRICS_FILE)
     write_json(manifest, out / artifacts.MANIFEST_FILE)
+
+
+def _embedded(ranker: DLRM, sparse: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return ranker.embed(torch.from_numpy(sparse)).numpy()
 
 
 def _popular_items(data: TrainingData) -> np.ndarray:

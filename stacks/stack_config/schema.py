@@ -96,7 +96,7 @@ class KafkaConfig:
     auth: str = "iam"  # one of MSK_AUTH_MODES
     # Embedding updates arrive in large messages; HPS needs its receive buffer + 1 KiB.
     message_max_bytes: int = 8 * 1024 * 1024
-    hps_receive_buffer_bytes: int = 4 * 1024 * 1024
+    hps_receive_buffer_bytes: int = kafka_contract.HPS_RECEIVE_BUFFER_BYTES
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,195 @@
+"""Embedding lookup through HPS's tiers on CPU: an in-process cache, then Redis, then
+the host's RocksDB, then the table's default vector (HugeCTR `HierParameterServer::lookup`,
+with the GPU cache's place taken by a bounded in-process cache).
+
+Per batch only the unique keys are looked up. Redis is read as HPS reads it: one HMGET
+per partition hash, pipelined. A key Redis lacks is read from RocksDB; a key no tier
+holds gets the default vector (HPS's default_value_for_each_table), never an error.
+When Redis fails the batch is answered from RocksDB, and Redis is left alone for
+`redis_retry_s` so that each batch does not wait out a timeout.
+
+A cached vector is used for at most `refresh_s`: an update streamed into the tiers
+reaches answers within that time, as HPS's GPU cache refresh does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import redis
+
+from .hps_layout import KEY_DTYPE, VALUE_DTYPE, key_fields, partition_of, value_hash
+
+
+@dataclass
+class LookupCounts:
+    """Rows (unique keys per batch) served by each tier since the lookup started."""
+
+    cache: int = 0
+    redis: int = 0
+    rocksdb: int = 0
+    default: int = 0
+    redis_errors: int = 0
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.cache + self.redis + self.rocksdb + self.default
+        return self.cache / total if total else 0.0
+
+
+class EmbeddingCache:
+    """At most `capacity` vectors, least recently used out first; an entry older than
+    `refresh_s` is a miss."""
+
+    def __init__(
+        self, capacity: int, refresh_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.capacity = capacity
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._rows: OrderedDict[int, tuple[float, np.ndarray]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, key: int) -> np.ndarray | None:
+        entry = self._rows.get(key)
+        if entry is None or self._clock() - entry[0] > self._refresh_s:
+            return None
+        self._rows.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: int, vector: np.ndarray) -> None:
+        self._rows[key] = (self._clock(), vector)
+        self._rows.move_to_end(key)
+        while len(self._rows) > self.capacity:
+            self._rows.popitem(last=False)
+
+
+class RocksDbReader:
+    """The host's RocksDB tier, opened as a secondary instance: the updater that writes
+    it stays its only writer, and `catch_up()` makes its newer writes visible."""
+
+    def __init__(self, path: Path, tag: str, secondary_dir: Path) -> None:
+        from rocksdict import AccessType, Options, Rdict
+
+        options = Options(raw_mode=True)
+        self._db = Rdict(
+            str(path),
+            options,
+            column_families={tag: Options(raw_mode=True)},
+            access_type=AccessType.secondary(str(secondary_dir)),
+        )
+        self._family = self._db.get_column_family(tag)
+
+    def get(self, fields: list[bytes]) -> list[bytes | None]:
+        return self._family.get(fields)
+
+    def catch_up(self) -> None:
+        self._db.try_catch_up_with_primary()
+
+    def close(self) -> None:
+        self._family.close()
+        self._db.close()
+
+
+class HpsLookup:
+    def __init__(
+        self,
+        client: redis.Redis | redis.RedisCluster,
+        tag: str,
+        num_partitions: int,
+        vec_size: int,
+        cache: EmbeddingCache,
+        rocksdb: RocksDbReader | None = None,
+        default_value: float = 0.0,
+        redis_retry_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._tag = tag
+        self._partitions = num_partitions
+        self._vec_size = vec_size
+        self._value_bytes = vec_size * VALUE_DTYPE.itemsize
+        self._cache = cache
+        self._rocksdb = rocksdb
+        self._default = np.full(vec_size, default_value, np.float32)
+        self._redis_retry_s = redis_retry_s
+        self._clock = clock
+        self._redis_down_until = 0.0
+        self.counts = LookupCounts()
+
+    @property
+    def cache_size(self) -> int:
+        return len(self._cache)
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """keys int64 of any shape -> float32 vectors of shape keys.shape + (vec_size,)."""
+        unique, inverse = np.unique(np.asarray(keys, KEY_DTYPE), return_inverse=True)
+        vectors = np.empty((len(unique), self._vec_size), np.float32)
+        missing = []
+        for row, key in enumerate(unique.tolist()):
+            cached = self._cache.get(key)
+            if cached is None:
+                missing.append(row)
+            else:
+                vectors[row] = cached
+        self.counts.cache += len(unique) - len(missing)
+        missing = self._fill(vectors, unique, missing, self._from_redis, "redis")
+        if self._rocksdb is not None:
+            missing = self._fill(vectors, unique, missing, self._from_rocksdb, "rocksdb")
+        vectors[missing] = self._default
+        self.counts.default += len(missing)
+        return vectors[inverse.reshape(np.shape(keys))]
+
+    def _fill(
+        self,
+        vectors: np.ndarray,
+        unique: np.ndarray,
+        rows: list[int],
+        read: Callable[[np.ndarray], list[bytes | None]],
+        tier: str,
+    ) -> list[int]:
+        """Fill `rows` from one tier; the rows it lacks."""
+        if not rows:
+            return rows
+        values = read(unique[rows])
+        still_missing = []
+        for row, value in zip(rows, values, strict=True):
+            if value is None or len(value) != self._value_bytes:
+                still_missing.append(row)
+                continue
+            vectors[row] = np.frombuffer(value, VALUE_DTYPE)
+            self._cache.put(int(unique[row]), vectors[row].copy())
+        setattr(self.counts, tier, getattr(self.counts, tier) + len(rows) - len(still_missing))
+        return still_missing
+
+    def _from_redis(self, keys: np.ndarray) -> list[bytes | None]:
+        if self._clock() < self._redis_down_until:
+            return [None] * len(keys)
+        partitions = partition_of(keys, self._partitions)
+        order = np.argsort(partitions, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(partitions[order])) + 1)
+        pipe = self._client.pipeline(transaction=False)
+        for group in groups:
+            pipe.hmget(value_hash(self._tag, int(partitions[group[0]])), key_fields(keys[group]))
+        try:
+            replies = pipe.execute()
+        except redis.RedisError:
+            self.counts.redis_errors += 1
+            self._redis_down_until = self._clock() + self._redis_retry_s
+            return [None] * len(keys)
+        values: list[bytes | None] = [None] * len(keys)
+        for group, reply in zip(groups, replies, strict=True):
+            for position, value in zip(group.tolist(), reply, strict=True):
+                values[position] = value
+        return values
+
+    def _from_rocksdb(self, keys: np.ndarray) -> list[bytes | None]:
+        assert self._rocksdb is not None
+        return self._rocksdb.get(key_fields(keys))

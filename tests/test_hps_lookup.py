@@ -1,0 +1,161 @@
+"""The CPU lookup through HPS's tiers (cache -> Redis -> RocksDB -> default), against a
+real Redis (standalone and cluster) and a real RocksDB loaded in HPS's layout."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.retry import Retry
+
+from pipelines.hugectr.model_files import SparseTable
+from pipelines.hugectr.tiers import load_redis, load_rocksdb
+from pipelines.serving.hps_layout import key_fields, partition_of, value_hash
+from pipelines.serving.hps_lookup import EmbeddingCache, HpsLookup, RocksDbReader
+
+TAG = "hps_et.lookup_test.sparse_embedding0"
+PARTITIONS = 8
+DIM = 8
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound once, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def table() -> SparseTable:
+    rng = np.random.default_rng(5)
+    return SparseTable(
+        np.arange(2000, dtype=np.int64) * 7 - 300, rng.random((2000, DIM), np.float32)
+    )
+
+
+@pytest.fixture(scope="module")
+def standalone(redis_server: tuple[str, int], table: SparseTable) -> redis.Redis:
+    client = redis.Redis(host=redis_server[0], port=redis_server[1], db=5)
+    load_redis(client, TAG, table, PARTITIONS)
+    return client
+
+
+@pytest.fixture(scope="module")
+def rocksdb(tmp_path_factory: pytest.TempPathFactory, table: SparseTable) -> RocksDbReader:
+    root = tmp_path_factory.mktemp("rocks")
+    load_rocksdb(root / "db", TAG, table)
+    reader = RocksDbReader(root / "db", TAG, root / "secondary")
+    yield reader
+    reader.close()
+
+
+def lookup(client, rocksdb=None, capacity=10_000, clock=None, **options) -> HpsLookup:
+    clock = clock or Clock()
+    return HpsLookup(
+        client,
+        TAG,
+        PARTITIONS,
+        DIM,
+        EmbeddingCache(capacity, 10.0, clock),
+        rocksdb,
+        clock=clock,
+        **options,
+    )
+
+
+def rows_of(table: SparseTable, keys: np.ndarray) -> np.ndarray:
+    position = {int(k): i for i, k in enumerate(table.keys)}
+    return table.vectors[[position[int(k)] for k in keys.ravel()]].reshape(*keys.shape, DIM)
+
+
+@pytest.mark.parametrize("kind", ["standalone", "cluster"])
+def test_vectors_come_from_redis_then_the_cache(
+    kind: str, table: SparseTable, standalone: redis.Redis, redis_cluster: RedisCluster
+) -> None:
+    client = standalone
+    if kind == "cluster":
+        client = redis_cluster
+        load_redis(client, TAG, table, PARTITIONS)
+    tiers = lookup(client)
+    keys = table.keys[np.random.default_rng(1).choice(2000, size=(40, 5))]
+    np.testing.assert_array_equal(tiers.lookup(keys), rows_of(table, keys))
+    unique = len(np.unique(keys))
+    assert (tiers.counts.redis, tiers.counts.cache) == (unique, 0)
+    np.testing.assert_array_equal(tiers.lookup(keys), rows_of(table, keys))
+    assert tiers.counts.cache == unique and tiers.counts.hit_rate == 0.5
+    assert tiers.cache_size == unique
+
+
+def test_keys_redis_lacks_come_from_rocksdb_and_unknown_keys_get_the_default(
+    table: SparseTable, standalone: redis.Redis, rocksdb: RocksDbReader
+) -> None:
+    gone = table.keys[:30]
+    for key in gone:
+        partition = int(partition_of(np.array([key]), PARTITIONS)[0])
+        standalone.hdel(value_hash(TAG, partition), *key_fields(np.array([key])))
+    unknown = np.array([10**12, -(10**12)], np.int64)
+    tiers = lookup(standalone, rocksdb, default_value=0.25)
+    got = tiers.lookup(np.concatenate([gone, table.keys[100:110], unknown]))
+    np.testing.assert_array_equal(
+        got[:40], rows_of(table, np.concatenate([gone, table.keys[100:110]]))
+    )
+    assert (got[40:] == 0.25).all()
+    assert (tiers.counts.rocksdb, tiers.counts.redis, tiers.counts.default) == (30, 10, 2)
+    load_redis(standalone, TAG, table, PARTITIONS)  # restore for the other tests
+
+
+def test_without_redis_rocksdb_answers_and_redis_is_retried_later(
+    table: SparseTable, rocksdb: RocksDbReader
+) -> None:
+    down = redis.Redis(port=closed_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    clock = Clock()
+    tiers = lookup(down, rocksdb, clock=clock, redis_retry_s=1.0)
+    keys = table.keys[200:260]
+    np.testing.assert_array_equal(tiers.lookup(keys), rows_of(table, keys))
+    assert tiers.counts.redis_errors == 1 and tiers.counts.rocksdb == 60
+    tiers.lookup(table.keys[300:310])  # within the retry window: Redis is not tried
+    assert tiers.counts.redis_errors == 1
+    clock.now += 2
+    tiers.lookup(table.keys[400:410])
+    assert tiers.counts.redis_errors == 2
+
+
+def test_the_cache_is_bounded_and_refreshes(table: SparseTable, standalone: redis.Redis) -> None:
+    clock = Clock()
+    tiers = lookup(standalone, capacity=10, clock=clock)
+    tiers.lookup(table.keys[:50])
+    assert tiers.cache_size == 10
+    key = table.keys[49:50]
+    partition = int(partition_of(key, PARTITIONS)[0])
+    updated = np.full(DIM, 9.0, np.float32)
+    standalone.hset(value_hash(TAG, partition), key_fields(key)[0], updated.tobytes())
+    np.testing.assert_array_equal(tiers.lookup(key)[0], table.vectors[49])  # cached
+    clock.now += 11
+    np.testing.assert_array_equal(tiers.lookup(key)[0], updated)  # refreshed from Redis
+    load_redis(standalone, TAG, table, PARTITIONS)
+
+
+def test_rocksdb_reader_sees_newer_writes_after_catching_up(
+    table: SparseTable, tmp_path: Path
+) -> None:
+    load_rocksdb(tmp_path / "db", TAG, table)
+    reader = RocksDbReader(tmp_path / "db", TAG, tmp_path / "secondary")
+    field = key_fields(table.keys[:1])
+    changed = SparseTable(table.keys[:1], np.full((1, DIM), 3.0, np.float32))
+    load_rocksdb(tmp_path / "db", TAG, changed)
+    reader.catch_up()
+    assert np.frombuffer(reader.get(field)[0], "<f4").tolist() == [3.0] * DIM
+    reader.close()
