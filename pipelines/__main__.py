@@ -17,7 +17,7 @@ from .artifacts import ArtifactsError
 from .config import ConfigError, PipelineConfig, load_config
 from .data.validate import DataError
 from .feature_store import FeatureStoreError
-from .hugectr.model_files import ModelFileError
+from .serving.hugectr_files import ModelFileError
 from .steps import StepResult
 from .train.errors import ExportError, QualityGateError
 

@@ -6,14 +6,18 @@ check first."""
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 
 import pytest
 import testinfra
 
+from pipelines.serving.hps_rocksdb import MARKER as ROCKSDB_MARKER
+from pipelines.serving.spec import SPEC_FILE
 from recstack import health
 from recstack.endpoints import Endpoints
 from recstack.environments import Environment
+from recstack_contract import hps
 from recstack_contract.ports import PORTS
 
 
@@ -147,3 +151,25 @@ def test_trainers_hold_the_pipelines_and_keep_the_redis_password_private(hosts_o
                 f"trainer on {host.backend.hostname}: {path} is {owner}, mode {actual}; expected "
                 f"root, mode {mode} → rerun `recstack up`"
             )
+
+
+def test_serving_hosts_hold_the_deployed_table_in_their_rocksdb_tier(
+    hosts_of, deployed_model: dict[str, str]
+) -> None:
+    """Each Triton host loaded the deployed model's embedding table into its own RocksDB
+    (HPS's persistent tier), which the marker beside the database records."""
+    for host in hosts_of("triton"):
+        repository = host.ansible.get_variables().get(
+            "triton_model_repository", "/var/lib/recstack/model_repository"
+        )
+        spec = json.loads(host.file(f"{repository}/scoring/1/{SPEC_FILE}").content_string)
+        marker = host.file(f"{spec['hps_rocksdb_dir']}/{ROCKSDB_MARKER}")
+        assert marker.exists, (
+            f"triton on {host.backend.hostname}: no RocksDB tier at {spec['hps_rocksdb_dir']} → "
+            "check the task that loads it in the serving play of `recstack up`"
+        )
+        loaded = json.loads(marker.content_string)
+        assert loaded == {"model_version": deployed_model["version"], "table": hps.table_tag()}, (
+            f"triton on {host.backend.hostname}: its RocksDB tier holds {loaded}, not the "
+            f"deployed {deployed_model['version']} → rerun `recstack up`"
+        )

@@ -26,6 +26,10 @@ BURN = (
 def test_a_busy_process_is_counted_by_pid_and_by_its_part() -> None:
     child = subprocess.Popen([sys.executable, "-c", BURN])
     try:
+        # Until the child has exec'd, /proc shows the parent's command line, without the mark.
+        command = Path(f"/proc/{child.pid}/cmdline")
+        while b"tansu" not in command.read_bytes():
+            time.sleep(0.01)
         before, started = cpu.snapshot({"child": child.pid}), time.monotonic()
         while cpu.seconds(child.pid) < 0.45:
             time.sleep(0.02)

@@ -16,11 +16,11 @@ from tritonclient.grpc import model_config_pb2
 from pipelines.config import from_mapping
 from pipelines.hugectr.consistency import RULES, HpsDeployment, check, file_problems
 from pipelines.hugectr.export import write_inference_model
-from pipelines.hugectr.model_files import InferenceFiles
 from pipelines.hugectr.network import ServedShape
 from pipelines.hugectr.ps_json import PASSWORD_REFERENCE, ps_json, ps_model
 from pipelines.hugectr.settings import HpsSettings
 from pipelines.hugectr.triton_config import model_config
+from pipelines.serving.hugectr_files import InferenceFiles
 from pipelines.train.dlrm import DLRM
 from recstack_config import ConfigError
 from recstack_contract import hps

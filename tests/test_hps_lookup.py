@@ -13,10 +13,11 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from pipelines.hugectr.model_files import SparseTable
-from pipelines.hugectr.tiers import load_redis, load_rocksdb
+from pipelines.hugectr.volatile_tier import load_redis
 from pipelines.serving.hps_layout import key_fields, partition_of, value_hash
-from pipelines.serving.hps_lookup import EmbeddingCache, HpsLookup, RocksDbReader
+from pipelines.serving.hps_lookup import EmbeddingCache, HpsLookup
+from pipelines.serving.hps_rocksdb import RocksDbReader, write_table
+from pipelines.serving.hugectr_files import SparseTable
 
 TAG = "hps_et.lookup_test.sparse_embedding0"
 PARTITIONS = 8
@@ -56,7 +57,7 @@ def standalone(redis_server: tuple[str, int], table: SparseTable) -> redis.Redis
 @pytest.fixture(scope="module")
 def rocksdb(tmp_path_factory: pytest.TempPathFactory, table: SparseTable) -> RocksDbReader:
     root = tmp_path_factory.mktemp("rocks")
-    load_rocksdb(root / "db", TAG, table)
+    write_table(root / "db", TAG, table)
     reader = RocksDbReader(root / "db", TAG, root / "secondary")
     yield reader
     reader.close()
@@ -151,11 +152,11 @@ def test_the_cache_is_bounded_and_refreshes(table: SparseTable, standalone: redi
 def test_rocksdb_reader_sees_newer_writes_after_catching_up(
     table: SparseTable, tmp_path: Path
 ) -> None:
-    load_rocksdb(tmp_path / "db", TAG, table)
+    write_table(tmp_path / "db", TAG, table)
     reader = RocksDbReader(tmp_path / "db", TAG, tmp_path / "secondary")
     field = key_fields(table.keys[:1])
     changed = SparseTable(table.keys[:1], np.full((1, DIM), 3.0, np.float32))
-    load_rocksdb(tmp_path / "db", TAG, changed)
+    write_table(tmp_path / "db", TAG, changed)
     reader.catch_up()
     assert np.frombuffer(reader.get(field)[0], "<f4").tolist() == [3.0] * DIM
     reader.close()

@@ -3,6 +3,7 @@ read back through the layout HPS uses, not through the loader's own code."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,13 @@ import redis
 from redis.cluster import RedisCluster
 from rocksdict import Options, Rdict
 
-from pipelines.hugectr.model_files import SparseTable
-from pipelines.hugectr.tiers import load_redis, load_rocksdb
+from pipelines.hugectr.export import write_inference_model
+from pipelines.hugectr.volatile_tier import load_redis
 from pipelines.serving.hps_layout import partition_of, value_hash
+from pipelines.serving.hps_rocksdb import RocksDbReader, load_exported, write_table
+from pipelines.serving.hugectr_files import SparseTable
+from pipelines.serving.spec import ServingSpec
+from pipelines.train.dlrm import DLRM
 from recstack_contract import hps
 
 PARTITIONS = 8
@@ -69,8 +74,8 @@ def test_rocksdb_tier_holds_every_row_in_the_tables_column_family(
     table: SparseTable, tmp_path: Path
 ) -> None:
     path = tmp_path / "rocksdb"
-    load_rocksdb(path, TAG, table)
-    load_rocksdb(path, TAG, table)
+    write_table(path, TAG, table)
+    write_table(path, TAG, table)
     options = Options(raw_mode=True)
     assert sorted(Rdict.list_cf(str(path), options)) == ["default", TAG]
     db = Rdict(str(path), options, column_families={TAG: Options(raw_mode=True)})
@@ -83,3 +88,34 @@ def test_rocksdb_tier_holds_every_row_in_the_tables_column_family(
     )
     family.close()
     db.close()
+
+
+def test_a_serving_host_loads_the_exported_table_once_per_version(tmp_path: Path) -> None:
+    model = DLRM([40, 9], 3, 8)
+    stage = tmp_path / "scoring" / "1"
+    write_inference_model(model, stage)
+    spec = ServingSpec(
+        model_version="v1",
+        key_prefix="t",
+        feast_project="p",
+        user_view="u",
+        user_join_key="user_id",
+        user_features=(),
+        user_dense_features=(),
+        retrieval_candidates=10,
+        top_k=2,
+        max_per_category=1,
+        hps_rocksdb_dir=str(tmp_path / "rocksdb"),
+        hps_vec_size=8,
+    )
+    spec.write(stage)
+    first = load_exported(stage)
+    assert first["changed"] and first["rows"] == 49
+    assert not load_exported(stage)["changed"]
+    dataclasses.replace(spec, model_version="v2").write(stage)
+    assert load_exported(stage)["changed"]
+    reader = RocksDbReader(tmp_path / "rocksdb", TAG, tmp_path / "secondary")
+    values = reader.get([int(k).to_bytes(8, "little", signed=True) for k in range(49)])
+    reader.close()
+    table = model.embed.table.weight.detach().numpy()
+    np.testing.assert_array_equal(np.frombuffer(b"".join(values), "<f4").reshape(49, 8), table)

@@ -17,14 +17,6 @@ from pipelines.features import build, load_features
 from pipelines.hugectr.evaluator import HugeCTRModel
 from pipelines.hugectr.export import check_inference_model, write_inference_model
 from pipelines.hugectr.from_torch import dense_weights, dlrm_shape
-from pipelines.hugectr.model_files import (
-    KEY_FILE,
-    VECTOR_FILE,
-    InferenceFiles,
-    ModelFileError,
-    SparseTable,
-    write_dense,
-)
 from pipelines.hugectr.network import (
     DlrmShape,
     NetworkError,
@@ -33,6 +25,14 @@ from pipelines.hugectr.network import (
     interaction_width,
     network_json,
     slot_keys,
+)
+from pipelines.serving.hugectr_files import (
+    KEY_FILE,
+    VECTOR_FILE,
+    InferenceFiles,
+    ModelFileError,
+    SparseTable,
+    write_dense,
 )
 from pipelines.train.dlrm import DLRM, DenseRanker, fit_dlrm
 from pipelines.train.errors import ExportError

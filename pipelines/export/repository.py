@@ -7,6 +7,8 @@ Layout written to `paths.model_repository`:
   <stage>/1/recstack_contract/           a copy of the cross-layer contract it reads
   <stage>/1/serving_spec.json            model settings (spec.py)
   <stage>/1/...                          the files the stage loads (ONNX, FAISS, catalog)
+  scoring/1/hugectr/                     the ranker in HugeCTR's format, which each serving
+                                         host loads into its RocksDB tier
   ensemble-model/config.pbtxt, 1/        the ensemble joining the stages
   .export.json                           fingerprint of what this repository was built from
 
@@ -35,6 +37,7 @@ from ..artifacts import Artifacts, load_latest
 from ..config import PipelineConfig
 from ..serving.catalog import CATALOG_FILE, Catalog
 from ..serving.spec import (
+    HUGECTR_DIRECTORY,
     INDEX_FILE,
     ITEM_IDS_FILE,
     POPULAR_ITEMS_FILE,
@@ -75,7 +78,7 @@ def serving_code() -> tuple[Path, ...]:
 
 def export(cfg: PipelineConfig) -> StepResult:
     artifacts = load_latest(cfg.paths.artifacts_dir)
-    spec = serving_spec(cfg, artifacts.version)
+    spec = serving_spec(cfg, artifacts)
     digest = fingerprint(
         artifacts.version,
         spec.__dict__,
@@ -119,9 +122,9 @@ def _build(
     partial.rename(built)
 
 
-def serving_spec(cfg: PipelineConfig, version: str) -> ServingSpec:
+def serving_spec(cfg: PipelineConfig, artifacts: Artifacts) -> ServingSpec:
     return ServingSpec(
-        model_version=version,
+        model_version=artifacts.version,
         key_prefix=cfg.serving.key_prefix,
         feast_project=FEAST_PROJECT,
         user_view=schema.USER_FEATURE_VIEW,
@@ -132,6 +135,8 @@ def serving_spec(cfg: PipelineConfig, version: str) -> ServingSpec:
         top_k=cfg.serving.top_k,
         max_per_category=cfg.serving.max_per_category,
         blocklist=cfg.serving.blocklist,
+        hps_rocksdb_dir=cfg.hps.rocksdb_dir,
+        hps_vec_size=int(artifacts.manifest["embedding_dim"]),
     )
 
 
@@ -161,6 +166,7 @@ def _write_shared_files(cfg: PipelineConfig, artifacts: Artifacts, out: Path) ->
     shutil.copy2(artifacts.ranker, out / RANKER_FILE)
     shutil.copy2(artifacts.item_ids, out / ITEM_IDS_FILE)
     shutil.copy2(artifacts.popular_items, out / POPULAR_ITEMS_FILE)
+    shutil.copytree(artifacts.path / HUGECTR_DIRECTORY, out / HUGECTR_DIRECTORY)
     index = build_index(np.load(artifacts.item_embeddings))
     faiss.write_index(index, str(out / INDEX_FILE))
     item_features = pd.read_parquet(cfg.paths.data_dir / schema.ITEM_FEATURES_FILE)
@@ -186,6 +192,11 @@ def _write_stage(
     for name in _STAGE_FILES[stage]:
         # Hard links: the stages share the large files without copying them.
         os.link(shared / name, version / name)
+    if stage == "scoring":
+        # HPS's tiers are loaded from these on each serving host (serving/hps_rocksdb.py).
+        shutil.copytree(
+            shared / HUGECTR_DIRECTORY, version / HUGECTR_DIRECTORY, copy_function=os.link
+        )
 
 
 def _current_fingerprint(target: Path) -> str | None:

@@ -25,7 +25,7 @@ from recstack_contract import hps
 from recstack_contract.kafka import KafkaEndpoint
 from recstack_contract.redis import RedisConnection
 
-from .model_files import InferenceFiles, ModelFileError, SparseTable, read_dense
+from ..serving.hugectr_files import InferenceFiles, ModelFileError, SparseTable, read_dense
 from .network import NetworkError, dense_floats
 from .settings import NUM_NODE_CONNECTIONS
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .model_files import InferenceFiles, SparseTable, read_dense
+from ..serving.hugectr_files import InferenceFiles, SparseTable, read_dense
 from .network import EMBEDDING_LAYERS, NetworkError, dense_floats, inner_products, interaction_pairs
 
 

@@ -19,17 +19,17 @@ from pipelines.train.dlrm import DLRM
 from pipelines.train.errors import ExportError
 from recstack_contract import hps
 
+from ..serving.hugectr_files import InferenceFiles, SparseTable, write_dense
+from ..serving.spec import HUGECTR_DIRECTORY
 from .evaluator import HugeCTRModel
 from .from_torch import dense_weights, dlrm_shape
-from .model_files import InferenceFiles, SparseTable, write_dense
 from .network import network_json, slot_keys
 
-DIRECTORY = "hugectr"
 TOLERANCE = 1e-5
 
 
 def files_in(version_dir: Path) -> InferenceFiles:
-    return InferenceFiles.under(version_dir / DIRECTORY, hps.MODEL)
+    return InferenceFiles.under(version_dir / HUGECTR_DIRECTORY, hps.MODEL)
 
 
 def write_inference_model(model: DLRM, version_dir: Path) -> InferenceFiles:

@@ -22,7 +22,7 @@ from recstack_contract.kafka import HPS_RECEIVE_BUFFER_BYTES, KafkaEndpoint
 from recstack_contract.redis import RedisConnection
 from recstack_contract.secrets import REDIS_PASSWORD
 
-from .model_files import InferenceFiles
+from ..serving.hugectr_files import InferenceFiles
 from .network import DEFAULT_VALUE, LABEL_DIM, ServedShape
 from .settings import GPUS, NUM_NODE_CONNECTIONS, HpsSettings
 

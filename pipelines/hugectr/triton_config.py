@@ -18,7 +18,7 @@ from pathlib import Path
 
 from recstack_contract import hps
 
-from .model_files import InferenceFiles
+from ..serving.hugectr_files import InferenceFiles
 from .network import LABEL_DIM, NNZ_PER_SLOT, ServedShape
 from .settings import GPUS, HpsSettings
 

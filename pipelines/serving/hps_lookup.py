@@ -18,12 +18,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import redis
 
 from .hps_layout import KEY_DTYPE, VALUE_DTYPE, key_fields, partition_of, value_hash
+from .hps_rocksdb import RocksDbReader
 
 
 @dataclass
@@ -69,33 +69,6 @@ class EmbeddingCache:
         self._rows.move_to_end(key)
         while len(self._rows) > self.capacity:
             self._rows.popitem(last=False)
-
-
-class RocksDbReader:
-    """The host's RocksDB tier, opened as a secondary instance: the updater that writes
-    it stays its only writer, and `catch_up()` makes its newer writes visible."""
-
-    def __init__(self, path: Path, tag: str, secondary_dir: Path) -> None:
-        from rocksdict import AccessType, Options, Rdict
-
-        options = Options(raw_mode=True)
-        self._db = Rdict(
-            str(path),
-            options,
-            column_families={tag: Options(raw_mode=True)},
-            access_type=AccessType.secondary(str(secondary_dir)),
-        )
-        self._family = self._db.get_column_family(tag)
-
-    def get(self, fields: list[bytes]) -> list[bytes | None]:
-        return self._family.get(fields)
-
-    def catch_up(self) -> None:
-        self._db.try_catch_up_with_primary()
-
-    def close(self) -> None:
-        self._family.close()
-        self._db.close()
 
 
 class HpsLookup:

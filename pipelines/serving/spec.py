@@ -20,6 +20,8 @@ DENSE_RANKER_FILE = "ranker_dense.onnx"
 INDEX_FILE = "items.faiss"
 ITEM_IDS_FILE = "item_ids.npy"
 POPULAR_ITEMS_FILE = "popular_items.npy"
+# The ranker in HugeCTR's format (pipelines/hugectr), in the scoring stage's directory.
+HUGECTR_DIRECTORY = "hugectr"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class ServingSpec:
     # The configured blocklist at export time: what a stage excludes before it has
     # read the live one from Redis (see filtering.Exclusions).
     blocklist: tuple[int, ...] = ()
+    # HPS's persistent tier on each serving host, and the embedding vectors' size.
+    hps_rocksdb_dir: str = ""
+    hps_vec_size: int = 0
 
     @property
     def user_categoricals(self) -> tuple[str, ...]:

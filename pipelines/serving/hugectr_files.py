@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.serving.hps_layout import KEY_DTYPE
-from pipelines.serving.hps_layout import VALUE_DTYPE as FLOAT_DTYPE
+from .hps_layout import KEY_DTYPE
+from .hps_layout import VALUE_DTYPE as FLOAT_DTYPE
 
 # Iteration number in the file names HugeCTR's save_params_to_files writes; one export
 # per model version, so always 0.

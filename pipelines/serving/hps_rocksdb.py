@@ -1,0 +1,109 @@
+"""HPS's persistent tier: one RocksDB on each serving host, one column family per table
+named by its tag, keys and values as raw bytes (HugeCTR `rocksdb_backend.cpp`), so a GPU
+host's HPS and the kit's CPU stage read the same database.
+
+Each serving host loads it from the exported files in the scoring stage's version
+directory before Triton starts, as HPS inserts every table at startup:
+
+    cd <model repository>/scoring/1 && <stage python> -m recstack_serving.hps_rocksdb
+
+(the deployment runs this). A marker file in the database records the model version
+loaded, so an unchanged model is not rewritten. The stages read the database as
+secondary instances (RocksDbReader): its writer stays the only one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rocksdict import AccessType, Options, Rdict, WriteBatch
+
+from recstack_contract import hps
+
+from .hps_layout import key_fields, vector_values
+from .hugectr_files import InferenceFiles, SparseTable
+from .spec import HUGECTR_DIRECTORY, ServingSpec
+
+# Rows per write batch (HPS's persistent_db max_batch_size default).
+BATCH = 65_536
+MARKER = "recstack-loaded.json"
+
+
+def open_rocksdb(path: Path) -> Rdict:
+    """The database at `path` with every column family it has, keys and values as raw
+    bytes (rocksdict otherwise prefixes a type tag to each)."""
+    families = Rdict.list_cf(str(path), _raw()) if (path / "CURRENT").exists() else []
+    return Rdict(str(path), _raw(), column_families={name: _raw() for name in families})
+
+
+def write_table(path: Path, tag: str, table: SparseTable) -> None:
+    """Every row into the table's column family (created on first use, as HPS does)."""
+    path.mkdir(parents=True, exist_ok=True)
+    db = open_rocksdb(path)
+    try:
+        if tag not in Rdict.list_cf(str(path), _raw()):
+            db.create_column_family(tag, _raw()).close()
+        family = db.get_column_family_handle(tag)
+        keys, values = key_fields(table.keys), vector_values(table.vectors)
+        for start in range(0, len(keys), BATCH):
+            batch = WriteBatch(raw_mode=True)
+            batch.set_default_column_family(family)
+            for key, value in zip(
+                keys[start : start + BATCH], values[start : start + BATCH], strict=True
+            ):
+                batch.put(key, value)
+            db.write(batch)
+        db.flush_wal(True)
+    finally:
+        db.close()
+
+
+def load_exported(stage_dir: Path) -> dict[str, object]:
+    """The stage's exported table into the host's RocksDB, unless that version is there."""
+    spec = ServingSpec.read(stage_dir)
+    path = Path(spec.hps_rocksdb_dir)
+    loaded = {"model_version": spec.model_version, "table": hps.table_tag()}
+    marker = path / MARKER
+    if marker.exists() and json.loads(marker.read_text()) == loaded:
+        return {"changed": False, **loaded}
+    files = InferenceFiles.under(stage_dir / HUGECTR_DIRECTORY, hps.MODEL)
+    table = SparseTable.read(files.sparse[0], spec.hps_vec_size)
+    write_table(path, hps.table_tag(), table)
+    marker.write_text(json.dumps(loaded))
+    return {"changed": True, **loaded, "rows": len(table.keys), "path": str(path)}
+
+
+class RocksDbReader:
+    """The host's RocksDB tier, opened as a secondary instance: whoever writes it stays
+    its only writer, and `catch_up()` makes the newer writes visible."""
+
+    def __init__(self, path: Path, tag: str, secondary_dir: Path) -> None:
+        self._db = Rdict(
+            str(path),
+            _raw(),
+            column_families={tag: _raw()},
+            access_type=AccessType.secondary(str(secondary_dir)),
+        )
+        self._family = self._db.get_column_family(tag)
+
+    def get(self, fields: list[bytes]) -> list[bytes | None]:
+        return self._family.get(fields)
+
+    def catch_up(self) -> None:
+        self._db.try_catch_up_with_primary()
+
+    def close(self) -> None:
+        self._family.close()
+        self._db.close()
+
+
+def _raw() -> Options:
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    return options
+
+
+if __name__ == "__main__":
+    # The last line is the result as JSON (the deployment reads `changed` from it).
+    print(json.dumps(load_exported(Path.cwd())))
