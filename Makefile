@@ -118,6 +118,7 @@ test: venv
 bench: venv
 	$(BIN)/python -m benchmarks.run --env $(ENV)
 	$(BIN)/python -m benchmarks.quality
+	$(BIN)/python -m benchmarks.hps
 
 # Re-pin after changing dependencies in pyproject.toml.
 constraints:

@@ -101,6 +101,10 @@ class ServingConfig:
     max_per_category: int = 3
     # Items appended to the blocklist at publish time (operators add more at run time).
     blocklist: tuple[int, ...] = ()
+    # How the scoring stage gets the ranker's embeddings: "hps" (from HPS's tiers, Redis
+    # then the host's RocksDB, through an in-process cache; the dense part in
+    # onnxruntime) or "onnx" (the whole ranker with its table in one ONNX model).
+    scoring: str = "hps"
     # Model instances per stage inside Triton.
     instances_per_stage: int = 2
     # The batch step recomputes every user's top-K when its inputs change or when the
@@ -110,6 +114,7 @@ class ServingConfig:
     triton_python_env: str = "/opt/recstack/triton/pyenv"
 
     def validate(self) -> None:
+        one_of("serving.scoring", self.scoring, ("hps", "onnx"))
         at_least("serving.top_k", self.top_k, 1)
         at_least("serving.max_per_category", self.max_per_category, 1)
         at_least("serving.instances_per_stage", self.instances_per_stage, 1)

@@ -5,11 +5,15 @@ serving host's RocksDB, equals the exported file's."""
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import redis
+import tritonclient.grpc as grpcclient
+from tritonclient.utils import np_to_triton_dtype
 
 from pipelines.artifacts import load_latest
 from pipelines.config import Paths
@@ -17,9 +21,12 @@ from pipelines.hugectr.export import files_in
 from pipelines.hugectr.network import ServedShape
 from pipelines.hugectr.settings import HpsSettings
 from pipelines.serving import keys
+from pipelines.serving.catalog import Catalog
 from pipelines.serving.hps_layout import key_fields, partition_of, value_hash
 from pipelines.serving.hps_rocksdb import RocksDbReader
 from pipelines.serving.hugectr_files import SparseTable
+from pipelines.serving.scoring import Scoring
+from pipelines.serving.spec import RANKER_FILE, ServingSpec
 from recstack.endpoints import Endpoints
 from recstack_contract import hps
 
@@ -53,3 +60,50 @@ def test_the_rocksdb_tier_holds_the_exported_table(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         np.frombuffer(b"".join(values), "<f4").reshape(table.vectors.shape), table.vectors
     )
+
+
+def _infer(triton: grpcclient.InferenceServerClient, model: str, arrays: dict, outputs: list):
+    inputs = []
+    for name, array in arrays.items():
+        tensor = grpcclient.InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
+        tensor.set_data_from_numpy(array)
+        inputs.append(tensor)
+    result = triton.infer(model, inputs)
+    return [result.as_numpy(name) for name in outputs]
+
+
+def test_the_scoring_stage_in_hps_mode_scores_as_the_whole_onnx_ranker(
+    local: Endpoints, known_users: list[int]
+) -> None:
+    stage = Paths().model_repository / "scoring" / "1"
+    assert ServingSpec.read(stage).scoring_mode == "hps"
+    reference = Scoring(ort.InferenceSession(str(stage / RANKER_FILE)), Catalog.load(stage))
+    triton = grpcclient.InferenceServerClient(local.grpc_url())
+    users = np.array([[u] for u in known_users[:8]], dtype=np.int32)
+    candidates, user_sparse, user_dense, fallback = _infer(
+        triton,
+        "retrieval",
+        {"user_id_raw": users},
+        ["candidate_ids", "user_sparse", "user_dense", "is_fallback"],
+    )
+    arrays = {
+        "user_sparse": user_sparse,
+        "user_dense": user_dense,
+        "filtered_ids": candidates,
+        "is_fallback": fallback,
+    }
+    (served,) = _infer(triton, "scoring", arrays, ["candidate_scores"])
+    want = reference.score(user_sparse, user_dense, candidates, fallback)
+    scored = np.isfinite(want)
+    assert scored.sum() > 100 and (np.isfinite(served) == scored).all()
+    assert np.abs(served[scored] - want[scored]).max() <= 1e-5
+    # The lookup reports its tiers and its cache on Triton's metrics endpoint.
+    url = f"http://{local.triton_hosts[0]}:{local.triton_metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        metrics = response.read().decode()
+    served_rows = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("recstack_hps_lookup_rows_total{")
+    )
+    assert served_rows > 0 and "recstack_hps_cache_rows{" in metrics

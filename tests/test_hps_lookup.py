@@ -64,15 +64,14 @@ def rocksdb(tmp_path_factory: pytest.TempPathFactory, table: SparseTable) -> Roc
 
 
 def lookup(client, rocksdb=None, capacity=10_000, clock=None, **options) -> HpsLookup:
-    clock = clock or Clock()
     return HpsLookup(
-        client,
+        lambda: client,
         TAG,
         PARTITIONS,
         DIM,
-        EmbeddingCache(capacity, 10.0, clock),
+        EmbeddingCache(capacity, 10.0),
         rocksdb,
-        clock=clock,
+        clock=clock or Clock(),
         **options,
     )
 
@@ -126,12 +125,12 @@ def test_without_redis_rocksdb_answers_and_redis_is_retried_later(
     tiers = lookup(down, rocksdb, clock=clock, redis_retry_s=1.0)
     keys = table.keys[200:260]
     np.testing.assert_array_equal(tiers.lookup(keys), rows_of(table, keys))
-    assert tiers.counts.redis_errors == 1 and tiers.counts.rocksdb == 60
+    assert tiers.redis_errors == 1 and tiers.counts.rocksdb == 60
     tiers.lookup(table.keys[300:310])  # within the retry window: Redis is not tried
-    assert tiers.counts.redis_errors == 1
+    assert tiers.redis_errors == 1
     clock.now += 2
     tiers.lookup(table.keys[400:410])
-    assert tiers.counts.redis_errors == 2
+    assert tiers.redis_errors == 2
 
 
 def test_the_cache_is_bounded_and_refreshes(table: SparseTable, standalone: redis.Redis) -> None:
@@ -160,3 +159,58 @@ def test_rocksdb_reader_sees_newer_writes_after_catching_up(
     reader.catch_up()
     assert np.frombuffer(reader.get(field)[0], "<f4").tolist() == [3.0] * DIM
     reader.close()
+
+
+def test_a_partition_redis_cannot_answer_is_read_from_rocksdb(
+    table: SparseTable, redis_server: tuple[str, int], rocksdb: RocksDbReader
+) -> None:
+    client = redis.Redis(host=redis_server[0], port=redis_server[1], db=8)
+    client.flushdb()
+    load_redis(client, TAG, table, PARTITIONS)
+    broken = 3  # its hash replaced by a string: HMGET answers WRONGTYPE for that partition
+    client.delete(value_hash(TAG, broken))
+    client.set(value_hash(TAG, broken), "not a hash")
+    keys = table.keys[:400]
+    tiers = lookup(client, rocksdb)
+    np.testing.assert_array_equal(tiers.lookup(keys), rows_of(table, keys))
+    in_broken = int((partition_of(keys, PARTITIONS) == broken).sum())
+    assert 0 < in_broken < len(keys)
+    assert (tiers.counts.rocksdb, tiers.counts.redis) == (in_broken, len(keys) - in_broken)
+    assert tiers.redis_errors == 1
+
+
+def test_a_cluster_that_cannot_be_reached_at_start_is_not_fatal(
+    table: SparseTable, rocksdb: RocksDbReader
+) -> None:
+    port = closed_port()
+    tiers = HpsLookup(
+        lambda: RedisCluster(host="127.0.0.1", port=port),
+        TAG,
+        PARTITIONS,
+        DIM,
+        EmbeddingCache(100, 10.0),
+        rocksdb,
+    )
+    keys = table.keys[500:520]
+    np.testing.assert_array_equal(tiers.lookup(keys), rows_of(table, keys))
+    assert tiers.redis_errors == 1 and tiers.counts.rocksdb == 20
+
+
+def test_rocksdb_writes_reach_answers_after_the_refresh_interval(
+    table: SparseTable, tmp_path: Path
+) -> None:
+    write_table(tmp_path / "db", TAG, table)
+    reader = RocksDbReader(tmp_path / "db", TAG, tmp_path / "secondary")
+    empty = redis.Redis(port=closed_port(), retry=Retry(NoBackoff(), 0))
+    clock = Clock()
+    tiers = lookup(empty, reader, clock=clock, redis_retry_s=1000.0)
+    key = table.keys[7:8]
+    try:
+        np.testing.assert_array_equal(tiers.lookup(key)[0], table.vectors[7])
+        updated = SparseTable(key, np.full((1, DIM), 5.0, np.float32))
+        write_table(tmp_path / "db", TAG, updated)
+        np.testing.assert_array_equal(tiers.lookup(key)[0], table.vectors[7])  # not yet
+        clock.now += 11  # past the cache's refresh interval
+        np.testing.assert_array_equal(tiers.lookup(key)[0], updated.vectors[0])
+    finally:
+        reader.close()

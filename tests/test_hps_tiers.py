@@ -105,8 +105,12 @@ def test_a_serving_host_loads_the_exported_table_once_per_version(tmp_path: Path
         retrieval_candidates=10,
         top_k=2,
         max_per_category=1,
+        scoring_mode="hps",
+        hps_partitions=8,
         hps_rocksdb_dir=str(tmp_path / "rocksdb"),
-        hps_vec_size=8,
+        hps_cache_rows=10,
+        hps_refresh_s=10.0,
+        hps_redis_retry_s=5.0,
     )
     spec.write(stage)
     first = load_exported(stage)

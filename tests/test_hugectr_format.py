@@ -24,8 +24,8 @@ from pipelines.hugectr.network import (
     interaction_pairs,
     interaction_width,
     network_json,
-    slot_keys,
 )
+from pipelines.serving.hps_layout import slot_keys
 from pipelines.serving.hugectr_files import (
     KEY_FILE,
     VECTOR_FILE,

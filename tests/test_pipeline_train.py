@@ -23,8 +23,8 @@ from pipelines.export.repository import build_catalog
 from pipelines.features import build, load_features
 from pipelines.hugectr.evaluator import HugeCTRModel
 from pipelines.hugectr.export import files_in
-from pipelines.hugectr.network import slot_keys
 from pipelines.serving import stream_inputs
+from pipelines.serving.hps_layout import slot_keys
 from pipelines.serving.retrieval import user_inputs
 from pipelines.serving.scoring import Scoring
 from pipelines.split import temporal_split

@@ -37,6 +37,7 @@ from ..artifacts import Artifacts, load_latest
 from ..config import PipelineConfig
 from ..serving.catalog import CATALOG_FILE, Catalog
 from ..serving.spec import (
+    DENSE_RANKER_FILE,
     HUGECTR_DIRECTORY,
     INDEX_FILE,
     ITEM_IDS_FILE,
@@ -62,7 +63,7 @@ _EXACT_INDEX_MAX_ITEMS = 50_000
 _STAGE_FILES = {
     "retrieval": (USER_TOWER_FILE, INDEX_FILE, ITEM_IDS_FILE, POPULAR_ITEMS_FILE),
     "filtering": (),
-    "scoring": (RANKER_FILE, CATALOG_FILE),
+    "scoring": (RANKER_FILE, DENSE_RANKER_FILE, CATALOG_FILE),
     "ordering": (CATALOG_FILE,),
 }
 
@@ -78,7 +79,7 @@ def serving_code() -> tuple[Path, ...]:
 
 def export(cfg: PipelineConfig) -> StepResult:
     artifacts = load_latest(cfg.paths.artifacts_dir)
-    spec = serving_spec(cfg, artifacts)
+    spec = serving_spec(cfg, artifacts.version)
     digest = fingerprint(
         artifacts.version,
         spec.__dict__,
@@ -122,9 +123,9 @@ def _build(
     partial.rename(built)
 
 
-def serving_spec(cfg: PipelineConfig, artifacts: Artifacts) -> ServingSpec:
+def serving_spec(cfg: PipelineConfig, version: str) -> ServingSpec:
     return ServingSpec(
-        model_version=artifacts.version,
+        model_version=version,
         key_prefix=cfg.serving.key_prefix,
         feast_project=FEAST_PROJECT,
         user_view=schema.USER_FEATURE_VIEW,
@@ -135,8 +136,12 @@ def serving_spec(cfg: PipelineConfig, artifacts: Artifacts) -> ServingSpec:
         top_k=cfg.serving.top_k,
         max_per_category=cfg.serving.max_per_category,
         blocklist=cfg.serving.blocklist,
+        scoring_mode=cfg.serving.scoring,
+        hps_partitions=cfg.hps.num_partitions,
         hps_rocksdb_dir=cfg.hps.rocksdb_dir,
-        hps_vec_size=int(artifacts.manifest["embedding_dim"]),
+        hps_cache_rows=cfg.hps.cache_rows,
+        hps_refresh_s=float(cfg.hps.refresh_interval_s),
+        hps_redis_retry_s=cfg.hps.redis_retry_s,
     )
 
 
@@ -164,6 +169,7 @@ def build_index(embeddings: np.ndarray) -> faiss.Index:
 def _write_shared_files(cfg: PipelineConfig, artifacts: Artifacts, out: Path) -> None:
     shutil.copy2(artifacts.user_tower, out / USER_TOWER_FILE)
     shutil.copy2(artifacts.ranker, out / RANKER_FILE)
+    shutil.copy2(artifacts.dense_ranker, out / DENSE_RANKER_FILE)
     shutil.copy2(artifacts.item_ids, out / ITEM_IDS_FILE)
     shutil.copy2(artifacts.popular_items, out / POPULAR_ITEMS_FILE)
     shutil.copytree(artifacts.path / HUGECTR_DIRECTORY, out / HUGECTR_DIRECTORY)

@@ -19,11 +19,12 @@ from pipelines.train.dlrm import DLRM
 from pipelines.train.errors import ExportError
 from recstack_contract import hps
 
+from ..serving.hps_layout import slot_keys
 from ..serving.hugectr_files import InferenceFiles, SparseTable, write_dense
 from ..serving.spec import HUGECTR_DIRECTORY
 from .evaluator import HugeCTRModel
 from .from_torch import dense_weights, dlrm_shape
-from .network import network_json, slot_keys
+from .network import network_json
 
 TOLERANCE = 1e-5
 

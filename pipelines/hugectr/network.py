@@ -17,11 +17,8 @@ Weights differ from PyTorch's in two ways (HugeCTR `fully_connected_layer.cu`,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 DENSE_INPUT = "dense"
 SPARSE_INPUT = "data1"
@@ -166,13 +163,6 @@ def interaction_pairs(vectors: int) -> list[tuple[int, int]]:
 def dense_floats(network: dict[str, Any]) -> int:
     """How many floats the dense file of `network` holds (W and b of every InnerProduct)."""
     return sum(i * o + o for i, o in inner_products(network))
-
-
-def slot_keys(codes: np.ndarray, slot_sizes: Sequence[int]) -> np.ndarray:
-    """The table keys of raw codes [B, slots]: each slot owns rows offset..offset+size-1
-    and a code folds into them modulo the size, as the PyTorch embedding does."""
-    sizes = np.asarray(slot_sizes, dtype=np.int64)
-    return np.remainder(codes, sizes) + (np.cumsum(sizes) - sizes)
 
 
 def _mlp(

@@ -48,9 +48,17 @@ class HpsSettings:
     # ("memory pool is empty") under concurrency.
     worker_buffers: int = 2
     refresher_buffers: int = 1
-    # Seconds between refreshes of the GPU cache from Redis: how soon a streamed update
-    # reaches a GPU's answers (Monolith syncs about every 10 s).
+    # Seconds between refreshes of the GPU cache from Redis, and the longest a CPU stage
+    # uses a cached vector: how soon a streamed update reaches answers (Monolith syncs
+    # about every 10 s).
     refresh_interval_s: int = 10
+    # Vectors each CPU scoring instance keeps in memory, about 430 bytes each with 32
+    # floats (50,000: about 21 MB per instance). Popular items repeat across requests,
+    # so a cache far smaller than the table answers most lookups.
+    cache_rows: int = 50_000
+    # Seconds a CPU scoring instance leaves Redis alone after it failed, answering from
+    # the host's RocksDB meanwhile (a timeout each batch would cost more than that).
+    redis_retry_s: float = 5.0
     # On the serving hosts' data volume: the RocksDB tier and the exported model files.
     rocksdb_dir: str = "/var/lib/recstack/hps/rocksdb"
     model_dir: str = "/var/lib/recstack/hps/model"
@@ -63,6 +71,8 @@ class HpsSettings:
         at_least("hps.instances", self.instances, 1)
         at_least("hps.refresher_buffers", self.refresher_buffers, 1)
         at_least("hps.refresh_interval_s", self.refresh_interval_s, 0)
+        at_least("hps.cache_rows", self.cache_rows, 0)
+        at_least("hps.redis_retry_s", self.redis_retry_s, 0.0)
         if self.worker_buffers < 2 * self.instances:
             raise ConfigError(
                 f"hps.worker_buffers ({self.worker_buffers}) must be at least twice "

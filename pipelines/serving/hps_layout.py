@@ -17,10 +17,19 @@ stage read and write the same bytes:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 KEY_DTYPE = np.dtype("<i8")
 VALUE_DTYPE = np.dtype("<f4")
+
+
+def slot_keys(codes: np.ndarray, slot_sizes: Sequence[int]) -> np.ndarray:
+    """The table keys of raw codes [B, slots]: each slot owns rows offset..offset+size-1
+    and a code folds into them modulo the size, as the PyTorch embedding does."""
+    sizes = np.asarray(slot_sizes, dtype=np.int64)
+    return np.remainder(codes, sizes) + (np.cumsum(sizes) - sizes)
 
 
 def value_hash(tag: str, partition: int) -> str:

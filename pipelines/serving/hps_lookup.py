@@ -5,15 +5,19 @@ with the GPU cache's place taken by a bounded in-process cache).
 Per batch only the unique keys are looked up. Redis is read as HPS reads it: one HMGET
 per partition hash, pipelined. A key Redis lacks is read from RocksDB; a key no tier
 holds gets the default vector (HPS's default_value_for_each_table), never an error.
-When Redis fails the batch is answered from RocksDB, and Redis is left alone for
-`redis_retry_s` so that each batch does not wait out a timeout.
+When Redis fails (unreachable, a partition's node failing over, a cluster without a
+node for a slot) the keys it did not answer are read from RocksDB, and Redis is left
+alone for `redis_retry_s` so that each batch does not wait out a timeout. The client is
+made on first use, so a stage starts while Redis is down.
 
-A cached vector is used for at most `refresh_s`: an update streamed into the tiers
+A cached vector is used for at most `refresh_s`, and RocksDB's newer writes become
+visible at the same pace (at least a second apart): an update streamed into the tiers
 reaches answers within that time, as HPS's GPU cache refresh does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,9 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import redis
+from redis.exceptions import RedisClusterException
 
 from .hps_layout import KEY_DTYPE, VALUE_DTYPE, key_fields, partition_of, value_hash
 from .hps_rocksdb import RocksDbReader
+
+# What a Redis read can raise: redis-py's cluster errors are not RedisErrors.
+REDIS_FAILURES = (redis.RedisError, RedisClusterException)
+# The fastest RocksDB is asked to catch up with its writer.
+CATCH_UP_MIN_S = 1.0
 
 
 @dataclass
@@ -34,7 +44,6 @@ class LookupCounts:
     redis: int = 0
     rocksdb: int = 0
     default: int = 0
-    redis_errors: int = 0
 
     @property
     def hit_rate(self) -> float:
@@ -42,30 +51,33 @@ class LookupCounts:
         return self.cache / total if total else 0.0
 
 
+TIERS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LookupCounts))
+
+
 class EmbeddingCache:
     """At most `capacity` vectors, least recently used out first; an entry older than
     `refresh_s` is a miss."""
 
-    def __init__(
-        self, capacity: int, refresh_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, capacity: int, refresh_s: float) -> None:
         self.capacity = capacity
-        self._refresh_s = refresh_s
-        self._clock = clock
+        self.refresh_s = refresh_s
         self._rows: OrderedDict[int, tuple[float, np.ndarray]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._rows)
 
-    def get(self, key: int) -> np.ndarray | None:
+    def clear(self) -> None:
+        self._rows.clear()
+
+    def get(self, key: int, now: float) -> np.ndarray | None:
         entry = self._rows.get(key)
-        if entry is None or self._clock() - entry[0] > self._refresh_s:
+        if entry is None or now - entry[0] > self.refresh_s:
             return None
         self._rows.move_to_end(key)
         return entry[1]
 
-    def put(self, key: int, vector: np.ndarray) -> None:
-        self._rows[key] = (self._clock(), vector)
+    def put(self, key: int, vector: np.ndarray, now: float) -> None:
+        self._rows[key] = (now, vector)
         self._rows.move_to_end(key)
         while len(self._rows) > self.capacity:
             self._rows.popitem(last=False)
@@ -74,17 +86,20 @@ class EmbeddingCache:
 class HpsLookup:
     def __init__(
         self,
-        client: redis.Redis | redis.RedisCluster,
+        connect: Callable[[], redis.Redis | redis.RedisCluster],
         tag: str,
         num_partitions: int,
         vec_size: int,
         cache: EmbeddingCache,
         rocksdb: RocksDbReader | None = None,
         default_value: float = 0.0,
-        redis_retry_s: float = 1.0,
+        redis_retry_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client = client
+        if num_partitions < 1:
+            raise ValueError(f"num_partitions must be at least 1, got {num_partitions}")
+        self._connect = connect
+        self._client: redis.Redis | redis.RedisCluster | None = None
         self._tag = tag
         self._partitions = num_partitions
         self._vec_size = vec_size
@@ -95,27 +110,39 @@ class HpsLookup:
         self._redis_retry_s = redis_retry_s
         self._clock = clock
         self._redis_down_until = 0.0
+        self._caught_up = clock()
         self.counts = LookupCounts()
+        self.redis_errors = 0
 
     @property
     def cache_size(self) -> int:
         return len(self._cache)
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """keys int64 of any shape -> float32 vectors of shape keys.shape + (vec_size,)."""
+        now = self._clock()
+        if self._rocksdb is not None and now - self._caught_up > max(
+            self._cache.refresh_s, CATCH_UP_MIN_S
+        ):
+            self._rocksdb.catch_up()  # writes applied on this host since become visible
+            self._caught_up = now
         unique, inverse = np.unique(np.asarray(keys, KEY_DTYPE), return_inverse=True)
         vectors = np.empty((len(unique), self._vec_size), np.float32)
         missing = []
         for row, key in enumerate(unique.tolist()):
-            cached = self._cache.get(key)
+            cached = self._cache.get(key, now)
             if cached is None:
                 missing.append(row)
             else:
                 vectors[row] = cached
         self.counts.cache += len(unique) - len(missing)
-        missing = self._fill(vectors, unique, missing, self._from_redis, "redis")
+        missing = self._fill(vectors, unique, missing, self._from_redis, "redis", now)
         if self._rocksdb is not None:
-            missing = self._fill(vectors, unique, missing, self._from_rocksdb, "rocksdb")
+            missing = self._fill(vectors, unique, missing, self._from_rocksdb, "rocksdb", now)
         vectors[missing] = self._default
         self.counts.default += len(missing)
         return vectors[inverse.reshape(np.shape(keys))]
@@ -127,6 +154,7 @@ class HpsLookup:
         rows: list[int],
         read: Callable[[np.ndarray], list[bytes | None]],
         tier: str,
+        now: float,
     ) -> list[int]:
         """Fill `rows` from one tier; the rows it lacks."""
         if not rows:
@@ -138,29 +166,38 @@ class HpsLookup:
                 still_missing.append(row)
                 continue
             vectors[row] = np.frombuffer(value, VALUE_DTYPE)
-            self._cache.put(int(unique[row]), vectors[row].copy())
+            self._cache.put(int(unique[row]), vectors[row].copy(), now)
         setattr(self.counts, tier, getattr(self.counts, tier) + len(rows) - len(still_missing))
         return still_missing
 
     def _from_redis(self, keys: np.ndarray) -> list[bytes | None]:
+        values: list[bytes | None] = [None] * len(keys)
         if self._clock() < self._redis_down_until:
-            return [None] * len(keys)
+            return values
         partitions = partition_of(keys, self._partitions)
         order = np.argsort(partitions, kind="stable")
         groups = np.split(order, np.flatnonzero(np.diff(partitions[order])) + 1)
-        pipe = self._client.pipeline(transaction=False)
-        for group in groups:
-            pipe.hmget(value_hash(self._tag, int(partitions[group[0]])), key_fields(keys[group]))
         try:
-            replies = pipe.execute()
-        except redis.RedisError:
-            self.counts.redis_errors += 1
-            self._redis_down_until = self._clock() + self._redis_retry_s
-            return [None] * len(keys)
-        values: list[bytes | None] = [None] * len(keys)
+            if self._client is None:
+                self._client = self._connect()
+            pipe = self._client.pipeline(transaction=False)
+            for group in groups:
+                partition = int(partitions[group[0]])
+                pipe.hmget(value_hash(self._tag, partition), key_fields(keys[group]))
+            # A partition whose node fails answers with its error; the others still count.
+            replies = pipe.execute(raise_on_error=False)
+        except REDIS_FAILURES:
+            replies = [None] * len(groups)
+        failed = False
         for group, reply in zip(groups, replies, strict=True):
+            if reply is None or isinstance(reply, Exception):
+                failed = True
+                continue
             for position, value in zip(group.tolist(), reply, strict=True):
                 values[position] = value
+        if failed:
+            self.redis_errors += 1
+            self._redis_down_until = self._clock() + self._redis_retry_s
         return values
 
     def _from_rocksdb(self, keys: np.ndarray) -> list[bytes | None]:

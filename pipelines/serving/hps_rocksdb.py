@@ -22,7 +22,7 @@ from rocksdict import AccessType, Options, Rdict, WriteBatch
 from recstack_contract import hps
 
 from .hps_layout import key_fields, vector_values
-from .hugectr_files import InferenceFiles, SparseTable
+from .hugectr_files import ExportedTable, InferenceFiles, SparseTable
 from .spec import HUGECTR_DIRECTORY, ServingSpec
 
 # Rows per write batch (HPS's persistent_db max_batch_size default).
@@ -66,9 +66,9 @@ def load_exported(stage_dir: Path) -> dict[str, object]:
     loaded = {"model_version": spec.model_version, "table": hps.table_tag()}
     marker = path / MARKER
     if marker.exists() and json.loads(marker.read_text()) == loaded:
-        return {"changed": False, **loaded}
+        return {"changed": False, **loaded, "path": str(path)}
     files = InferenceFiles.under(stage_dir / HUGECTR_DIRECTORY, hps.MODEL)
-    table = SparseTable.read(files.sparse[0], spec.hps_vec_size)
+    table = SparseTable.read(files.sparse[0], ExportedTable.read(files.network).vec_size)
     write_table(path, hps.table_tag(), table)
     marker.write_text(json.dumps(loaded))
     return {"changed": True, **loaded, "rows": len(table.keys), "path": str(path)}

@@ -12,6 +12,7 @@ leaves garbage weights. The readers here refuse both, naming the file.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,3 +103,26 @@ def _read_array(path: Path, dtype: np.dtype) -> np.ndarray:
             f"{path}: {size} bytes is not a whole, non-zero number of {dtype.itemsize}-byte values"
         )
     return np.fromfile(path, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class ExportedTable:
+    """What the serving side needs of the exported network's embedding table."""
+
+    slot_sizes: tuple[int, ...]  # each slot's share of the table
+    vec_size: int
+    default_value: float  # the vector of a key no tier holds
+
+    @classmethod
+    def read(cls, network_file: Path) -> ExportedTable:
+        layers = json.loads(network_file.read_text())["layers"]
+        (hparam,) = (
+            layer["sparse_embedding_hparam"]
+            for layer in layers
+            if "sparse_embedding_hparam" in layer
+        )
+        return cls(
+            slot_sizes=tuple(int(size) for size in hparam["slot_size_array"]),
+            vec_size=int(hparam["embedding_vec_size"]),
+            default_value=float(hparam.get("default_emb_vec_value", 0.0)),
+        )

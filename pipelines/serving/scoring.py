@@ -1,4 +1,8 @@
-"""Scoring stage: the DLRM ranker (ONNX through onnxruntime) scores each candidate.
+"""Scoring stage: the DLRM ranker scores each candidate.
+
+The ranker is anything that answers like an onnxruntime session of the ranker,
+`run(None, {"sparse", "dense"}) -> [scores]`: the whole ONNX ranker, or HpsRanker
+(hps_ranker.py: the embeddings from HPS's tiers, the dense part in onnxruntime).
 
 The stage's contract is only (user inputs, candidate ids, fallback flags) -> scores, so
 a GPU model (HugeCTR behind Triton) can replace it without touching the other stages.
@@ -10,16 +14,21 @@ same popular items in popularity order.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
-import onnxruntime as ort
 
 from . import stream_inputs
 from .catalog import Catalog
 from .filtering import PAD
 
 
+class Ranker(Protocol):
+    def run(self, outputs: None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
 class Scoring:
-    def __init__(self, ranker: ort.InferenceSession, catalog: Catalog) -> None:
+    def __init__(self, ranker: Ranker, catalog: Catalog) -> None:
         self._ranker = ranker
         self._catalog = catalog
 

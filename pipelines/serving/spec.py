@@ -37,12 +37,19 @@ class ServingSpec:
     retrieval_candidates: int
     top_k: int
     max_per_category: int
+    # How the scoring stage gets the ranker's embeddings (config.ServingConfig.scoring)
+    # and HPS's settings it needs (hugectr/settings.py): the Redis partitions, this
+    # host's RocksDB, the in-process cache (rows, seconds a vector is used) and how long
+    # to leave a failed Redis alone.
+    scoring_mode: str
+    hps_partitions: int
+    hps_rocksdb_dir: str
+    hps_cache_rows: int
+    hps_refresh_s: float
+    hps_redis_retry_s: float
     # The configured blocklist at export time: what a stage excludes before it has
     # read the live one from Redis (see filtering.Exclusions).
     blocklist: tuple[int, ...] = ()
-    # HPS's persistent tier on each serving host, and the embedding vectors' size.
-    hps_rocksdb_dir: str = ""
-    hps_vec_size: int = 0
 
     @property
     def user_categoricals(self) -> tuple[str, ...]:
