@@ -63,7 +63,8 @@ _EXACT_INDEX_MAX_ITEMS = 50_000
 _STAGE_FILES = {
     "retrieval": (USER_TOWER_FILE, INDEX_FILE, ITEM_IDS_FILE, POPULAR_ITEMS_FILE),
     "filtering": (),
-    "scoring": (RANKER_FILE, DENSE_RANKER_FILE, CATALOG_FILE),
+    # HUGECTR_DIRECTORY: what each serving host loads into its RocksDB tier.
+    "scoring": (RANKER_FILE, DENSE_RANKER_FILE, CATALOG_FILE, HUGECTR_DIRECTORY),
     "ordering": (CATALOG_FILE,),
 }
 
@@ -197,12 +198,10 @@ def _write_stage(
     spec.write(version)
     for name in _STAGE_FILES[stage]:
         # Hard links: the stages share the large files without copying them.
-        os.link(shared / name, version / name)
-    if stage == "scoring":
-        # HPS's tiers are loaded from these on each serving host (serving/hps_rocksdb.py).
-        shutil.copytree(
-            shared / HUGECTR_DIRECTORY, version / HUGECTR_DIRECTORY, copy_function=os.link
-        )
+        if (shared / name).is_dir():
+            shutil.copytree(shared / name, version / name, copy_function=os.link)
+        else:
+            os.link(shared / name, version / name)
 
 
 def _current_fingerprint(target: Path) -> str | None:
