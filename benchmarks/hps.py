@@ -12,7 +12,11 @@ table of `--keys` rows of 32 floats in HPS's layout. Measured:
   without Triton's own overhead;
 - Redis memory per million keys (used_memory before and after the load) and the
   RocksDB directory's size on disk;
-- load throughput into each tier.
+- load throughput into each tier;
+- the updater's throughput: UPDATED_ROWS rows of random keys, encoded in HPS's message
+  format (messages of HPS's 256 KiB), applied to each tier by the updater, batches of
+  the service's size; the broker is not part of it (messages are handed over decoded
+  from memory).
 Written to benchmarks/results/hps.json. Needs `redis-server` on PATH. Redis here is a
 standalone server on loopback: a cluster's pipeline adds routing, a network adds
 round-trip time.
@@ -29,6 +33,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +42,14 @@ import redis
 import torch
 
 from pipelines import schema
+from pipelines.hugectr import updater as updater_service
 from pipelines.hugectr.volatile_tier import load_redis
 from pipelines.serving.hps_layout import slot_keys
 from pipelines.serving.hps_lookup import EmbeddingCache, HpsLookup
+from pipelines.serving.hps_messages import Update, encode
 from pipelines.serving.hps_ranker import HpsRanker
-from pipelines.serving.hps_rocksdb import RocksDbReader, write_table
+from pipelines.serving.hps_rocksdb import RocksDbReader, RocksDbWriter, write_table
+from pipelines.serving.hps_updater import RedisTier, RocksDbTier, Tier, Updater
 from pipelines.serving.hugectr_files import SparseTable
 from pipelines.train.dlrm import DLRM, DenseRanker
 from pipelines.train.export import export_onnx
@@ -54,6 +62,8 @@ CANDIDATES = 200
 # Requests run before measuring (allocations, ONNX's first runs).
 WARM_UP = 20
 HIT_RATES = (0.0, 0.9, 0.99)
+# Rows the updater benchmark applies to each tier.
+UPDATED_ROWS = 200_000
 USER_SLOTS = len(schema.USER_MODEL_SPARSE)
 SLOTS = len(schema.RANKER_SPARSE)
 
@@ -124,6 +134,42 @@ def _dense_part(work: Path) -> ort.InferenceSession:
     return ort.InferenceSession(
         str(work / "dense.onnx"), options, providers=["CPUExecutionProvider"]
     )
+
+
+@dataclass(frozen=True)
+class _Consumed:
+    """A consumed message, as the updater reads one."""
+
+    payload: bytes
+    position: int
+
+    def topic(self) -> str:
+        return TAG
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self.position
+
+    def key(self) -> None:
+        return None
+
+    def value(self) -> bytes:
+        return self.payload
+
+
+def _update_rows_per_s(tier: Tier, keys: int, rng: np.random.Generator) -> int:
+    update = Update(
+        rng.integers(0, keys, UPDATED_ROWS).astype(np.int64),
+        rng.random((UPDATED_ROWS, DIM), np.float32),
+    )
+    messages = [_Consumed(m, n) for n, m in enumerate(encode(update))]
+    updater = Updater(tier, {TAG: DIM})
+    started = time.monotonic()
+    for start in range(0, len(messages), updater_service.BATCH_MAX):
+        updater.handle(messages[start : start + updater_service.BATCH_MAX])
+    return int(updater.counts.rows / (time.monotonic() - started))
 
 
 def run(keys: int, batches: int) -> dict:
@@ -200,6 +246,10 @@ def run(keys: int, batches: int) -> dict:
         unique = int(np.mean([len(np.unique(slot_keys(c, sizes))) for c in requests]))
         measured = {name: _percentiles(values) for name, values in samples.items()}
         reader.close()
+        redis_update = _update_rows_per_s(RedisTier(client, PARTITIONS), keys, rng)
+        writer = RocksDbWriter(work / "rocksdb")
+        rocksdb_update = _update_rows_per_s(RocksDbTier(writer), keys, rng)
+        writer.close()
         return {
             "keys": keys,
             "vec_size": DIM,
@@ -212,6 +262,9 @@ def run(keys: int, batches: int) -> dict:
             "rocksdb_bytes": rocksdb_bytes,
             "redis_load_rows_per_s": int(keys / redis_load_s),
             "rocksdb_load_rows_per_s": int(keys / rocksdb_load_s),
+            "updated_rows": UPDATED_ROWS,
+            "redis_update_rows_per_s": redis_update,
+            "rocksdb_update_rows_per_s": rocksdb_update,
         }
     finally:
         server.terminate()

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from . import hps
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -34,7 +36,10 @@ INTERACTIONS = Topic("recstack.interactions", 3, "interaction events from client
 INTERACTIONS_DLQ = Topic(
     "recstack.interactions.dlq", 3, "interaction messages the stream processor refused"
 )
-EMBEDDINGS = Topic("recstack.embeddings", 3, "embedding updates in the HPS wire format")
+# The ranker's embedding updates in HPS's message format, on the topic HPS reads them
+# from: the table's tag (HugeCTR KafkaMessageSink::resolve_topic). A key always goes to
+# the same partition (its HPS key group), so one key's updates stay in order.
+EMBEDDINGS = Topic(hps.table_tag(), 3, "embedding updates of the ranker's table, HPS format")
 TOPICS: tuple[Topic, ...] = (PROBES, FEATURES, INTERACTIONS, INTERACTIONS_DLQ, EMBEDDINGS)
 # Headers of a dead-lettered message: why (recstack_contract.events.REASONS), what was
 # wrong, and where it came from (partition and offset in the interactions topic).
@@ -42,6 +47,10 @@ INTERACTIONS_DLQ_HEADERS = ("reason", "detail", "source_partition", "source_offs
 # HPS's Kafka receive buffer for embedding updates: ps.json's receive_buffer_size, and
 # (plus 1 KiB) the least message.max.bytes its brokers may have.
 HPS_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
+# HPS's consumer groups (HugeCTR update_database_per_model): one shared group applies
+# updates to the Redis tier, and each serving host's group applies them to its RocksDB.
+HPS_VOLATILE_GROUP = "hps.volatile"
+HPS_PERSISTENT_GROUP_PREFIX = "hps.persistent."
 # The stream processor's consumer group: its committed offsets are its progress (lag).
 STREAM_PROCESSOR_GROUP = "recstack.stream-processor"
 
@@ -155,6 +164,10 @@ def from_environment(env: Mapping[str, str] = os.environ) -> KafkaEndpoint:
     return KafkaEndpoint.from_mapping(raw)
 
 
+def hps_persistent_group(hostname: str) -> str:
+    return f"{HPS_PERSISTENT_GROUP_PREFIX}{hostname}"
+
+
 def _variable(name: str) -> str:
     return f"{ENVIRONMENT_PREFIX}{name.upper()}"
 
@@ -164,6 +177,7 @@ def as_dict() -> dict[str, Any]:
         "topics": [asdict(t) for t in TOPICS],
         "interactions_topic": INTERACTIONS.name,
         "stream_processor_group": STREAM_PROCESSOR_GROUP,
+        "embeddings_topic": EMBEDDINGS.name,
         "auth_modes": list(AUTH_MODES),
         "environment_prefix": ENVIRONMENT_PREFIX,
     }

@@ -13,7 +13,7 @@ import onnxruntime as ort
 import pytest
 import redis
 import tritonclient.grpc as grpcclient
-from tritonclient.utils import np_to_triton_dtype
+from scoring_stage import scoring_inputs, served_scores
 
 from pipelines.artifacts import load_latest
 from pipelines.config import Paths
@@ -62,16 +62,6 @@ def test_the_rocksdb_tier_holds_the_exported_table(tmp_path: Path) -> None:
     )
 
 
-def _infer(triton: grpcclient.InferenceServerClient, model: str, arrays: dict, outputs: list):
-    inputs = []
-    for name, array in arrays.items():
-        tensor = grpcclient.InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
-        tensor.set_data_from_numpy(array)
-        inputs.append(tensor)
-    result = triton.infer(model, inputs)
-    return [result.as_numpy(name) for name in outputs]
-
-
 def test_the_scoring_stage_in_hps_mode_scores_as_the_whole_onnx_ranker(
     local: Endpoints, known_users: list[int]
 ) -> None:
@@ -79,20 +69,10 @@ def test_the_scoring_stage_in_hps_mode_scores_as_the_whole_onnx_ranker(
     assert ServingSpec.read(stage).scoring_mode == "hps"
     reference = Scoring(ort.InferenceSession(str(stage / RANKER_FILE)), Catalog.load(stage))
     triton = grpcclient.InferenceServerClient(local.grpc_url())
-    users = np.array([[u] for u in known_users[:8]], dtype=np.int32)
-    candidates, user_sparse, user_dense, fallback = _infer(
-        triton,
-        "retrieval",
-        {"user_id_raw": users},
-        ["candidate_ids", "user_sparse", "user_dense", "is_fallback"],
-    )
-    arrays = {
-        "user_sparse": user_sparse,
-        "user_dense": user_dense,
-        "filtered_ids": candidates,
-        "is_fallback": fallback,
-    }
-    (served,) = _infer(triton, "scoring", arrays, ["candidate_scores"])
+    arrays = scoring_inputs(triton, known_users[:8])
+    user_sparse, user_dense = arrays["user_sparse"], arrays["user_dense"]
+    candidates, fallback = arrays["filtered_ids"], arrays["is_fallback"]
+    served = served_scores(triton, arrays)
     want = reference.score(user_sparse, user_dense, candidates, fallback)
     scored = np.isfinite(want)
     assert scored.sum() > 100 and (np.isfinite(served) == scored).all()

@@ -8,19 +8,19 @@ import struct
 import numpy as np
 import pytest
 
-from pipelines.hugectr.messages import (
-    MAGIC,
-    MalformedMessage,
-    Update,
-    decode,
-    encode,
-)
 from pipelines.serving.hps_layout import (
     key_fields,
     partition_of,
     rrxmrrxmsx_0,
     value_hash,
     vector_values,
+)
+from pipelines.serving.hps_messages import (
+    MAGIC,
+    MalformedMessage,
+    Update,
+    decode,
+    encode,
 )
 from recstack_contract import hps
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from rocksdict import AccessType, Options, Rdict, WriteBatch
 
 from recstack_contract import hps
@@ -33,30 +34,49 @@ MARKER = "recstack-loaded.json"
 def open_rocksdb(path: Path) -> Rdict:
     """The database at `path` with every column family it has, keys and values as raw
     bytes (rocksdict otherwise prefixes a type tag to each)."""
-    families = Rdict.list_cf(str(path), _raw()) if (path / "CURRENT").exists() else []
-    return Rdict(str(path), _raw(), column_families={name: _raw() for name in families})
+    families = Rdict.list_cf(str(path), raw_options()) if (path / "CURRENT").exists() else []
+    return Rdict(
+        str(path), raw_options(), column_families={name: raw_options() for name in families}
+    )
 
 
-def write_table(path: Path, tag: str, table: SparseTable) -> None:
-    """Every row into the table's column family (created on first use, as HPS does)."""
-    path.mkdir(parents=True, exist_ok=True)
-    db = open_rocksdb(path)
-    try:
-        if tag not in Rdict.list_cf(str(path), _raw()):
-            db.create_column_family(tag, _raw()).close()
-        family = db.get_column_family_handle(tag)
-        keys, values = key_fields(table.keys), vector_values(table.vectors)
-        for start in range(0, len(keys), BATCH):
+class RocksDbWriter:
+    """The database's writer (this host must have no other): rows into a table's column
+    family, created on first use as HPS does."""
+
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self._db = open_rocksdb(path)
+        self._families = set(Rdict.list_cf(str(path), raw_options()))
+
+    def write(self, tag: str, keys: np.ndarray, vectors: np.ndarray) -> None:
+        if tag not in self._families:
+            self._db.create_column_family(tag, raw_options()).close()
+            self._families.add(tag)
+        family = self._db.get_column_family_handle(tag)
+        fields, values = key_fields(keys), vector_values(vectors)
+        for start in range(0, len(fields), BATCH):
             batch = WriteBatch(raw_mode=True)
             batch.set_default_column_family(family)
             for key, value in zip(
-                keys[start : start + BATCH], values[start : start + BATCH], strict=True
+                fields[start : start + BATCH], values[start : start + BATCH], strict=True
             ):
                 batch.put(key, value)
-            db.write(batch)
-        db.flush_wal(True)
+            self._db.write(batch)
+        # In the log on disk: the secondary instances read it from there.
+        self._db.flush_wal(True)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def write_table(path: Path, tag: str, table: SparseTable) -> None:
+    """Every row into the table's column family."""
+    writer = RocksDbWriter(path)
+    try:
+        writer.write(tag, table.keys, table.vectors)
     finally:
-        db.close()
+        writer.close()
 
 
 def load_exported(stage_dir: Path) -> dict[str, object]:
@@ -81,8 +101,8 @@ class RocksDbReader:
     def __init__(self, path: Path, tag: str, secondary_dir: Path) -> None:
         self._db = Rdict(
             str(path),
-            _raw(),
-            column_families={tag: _raw()},
+            raw_options(),
+            column_families={tag: raw_options()},
             access_type=AccessType.secondary(str(secondary_dir)),
         )
         self._family = self._db.get_column_family(tag)
@@ -98,7 +118,7 @@ class RocksDbReader:
         self._db.close()
 
 
-def _raw() -> Options:
+def raw_options() -> Options:
     options = Options(raw_mode=True)
     options.create_if_missing(True)
     return options

@@ -9,8 +9,8 @@ empty; the value is, in little-endian:
 
 An 8-byte value with no pairs is valid and carries nothing (HPS's beacon). The key width
 is the consumer's: 8 bytes with ps.json `supportlonglong`, which the kit always sets.
-HPS discards a message with the wrong magic; the kit's updater also refuses one whose
-value size is not the table's or whose pairs are cut short, and counts each reason.
+HPS discards a message with a key or the wrong magic; the kit's updater also refuses one
+whose value size is not the table's or whose pairs are cut short, and counts each reason.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.serving.hps_layout import KEY_DTYPE, VALUE_DTYPE
+from .hps_layout import KEY_DTYPE, VALUE_DTYPE
 
 MAGIC = 0x52544348
 HEADER = struct.Struct("<II")
@@ -29,7 +29,7 @@ KEY_WIDTH = KEY_DTYPE.itemsize
 # larger, and consumers size their receive buffers for it.
 MAX_MESSAGE_BYTES = 256 * 1024
 # Why a message was refused; the updater counts each.
-REASONS = ("short", "magic", "value_size", "truncated")
+REASONS = ("key", "short", "magic", "value_size", "truncated")
 
 
 class MalformedMessage(ValueError):
@@ -58,9 +58,11 @@ def encode(update: Update, max_bytes: int = MAX_MESSAGE_BYTES) -> list[bytes]:
     return messages
 
 
-def decode(payload: bytes, vec_size: int) -> Update:
-    """The pairs of one message for a table of vec_size floats; MalformedMessage if HPS
-    would discard it or misread it."""
+def decode(payload: bytes, vec_size: int, key: bytes | None = None) -> Update:
+    """The pairs of one message (its value and its Kafka key) for a table of vec_size
+    floats; MalformedMessage if HPS would discard it or misread it."""
+    if key:
+        raise MalformedMessage("key", f"a {len(key)}-byte message key; HPS's messages have none")
     if len(payload) < HEADER.size:
         raise MalformedMessage("short", f"{len(payload)} bytes, less than the 8-byte header")
     magic, value_size = HEADER.unpack_from(payload)
