@@ -33,7 +33,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +42,13 @@ import torch
 
 from pipelines import schema
 from pipelines.hugectr import updater as updater_service
-from pipelines.hugectr.volatile_tier import load_redis
 from pipelines.serving.hps_layout import slot_keys
 from pipelines.serving.hps_lookup import EmbeddingCache, HpsLookup
 from pipelines.serving.hps_messages import Update, encode
 from pipelines.serving.hps_ranker import HpsRanker
+from pipelines.serving.hps_redis import RedisTier
 from pipelines.serving.hps_rocksdb import RocksDbReader, RocksDbWriter, write_table
-from pipelines.serving.hps_updater import RedisTier, RocksDbTier, Tier, Updater
+from pipelines.serving.hps_updater import Tier, Updater
 from pipelines.serving.hugectr_files import SparseTable
 from pipelines.train.dlrm import DLRM, DenseRanker
 from pipelines.train.export import export_onnx
@@ -136,39 +135,16 @@ def _dense_part(work: Path) -> ort.InferenceSession:
     )
 
 
-@dataclass(frozen=True)
-class _Consumed:
-    """A consumed message, as the updater reads one."""
-
-    payload: bytes
-    position: int
-
-    def topic(self) -> str:
-        return TAG
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self.position
-
-    def key(self) -> None:
-        return None
-
-    def value(self) -> bytes:
-        return self.payload
-
-
 def _update_rows_per_s(tier: Tier, keys: int, rng: np.random.Generator) -> int:
     update = Update(
         rng.integers(0, keys, UPDATED_ROWS).astype(np.int64),
         rng.random((UPDATED_ROWS, DIM), np.float32),
     )
-    messages = [_Consumed(m, n) for n, m in enumerate(encode(update))]
+    messages = [(TAG, None, message) for message in encode(update)]
     updater = Updater(tier, {TAG: DIM})
     started = time.monotonic()
     for start in range(0, len(messages), updater_service.BATCH_MAX):
-        updater.handle(messages[start : start + updater_service.BATCH_MAX])
+        updater.apply(messages[start : start + updater_service.BATCH_MAX])
     return int(updater.counts.rows / (time.monotonic() - started))
 
 
@@ -205,7 +181,7 @@ def run(keys: int, batches: int) -> dict:
         table = SparseTable(np.arange(keys, dtype=np.int64), rng.random((keys, DIM), np.float32))
         before = client.info("memory")["used_memory"]
         started = time.monotonic()
-        load_redis(client, TAG, table, PARTITIONS)
+        RedisTier(client, PARTITIONS).write(TAG, table.keys, table.vectors)
         redis_load_s = time.monotonic() - started
         used = client.info("memory")["used_memory"] - before
         started = time.monotonic()
@@ -248,7 +224,7 @@ def run(keys: int, batches: int) -> dict:
         reader.close()
         redis_update = _update_rows_per_s(RedisTier(client, PARTITIONS), keys, rng)
         writer = RocksDbWriter(work / "rocksdb")
-        rocksdb_update = _update_rows_per_s(RocksDbTier(writer), keys, rng)
+        rocksdb_update = _update_rows_per_s(writer, keys, rng)
         writer.close()
         return {
             "keys": keys,

@@ -1,7 +1,8 @@
 """`python -m benchmarks.run --env local`: benchmark a deployed environment and write
-benchmarks/results/<env>.json (serving) and benchmarks/results/<env>-events.json
-(freshness and serving under an event load); each file is overwritten by its suite
-(`--suite serving|events`, both by default); commit them to record figures.
+benchmarks/results/<env>.json (serving), benchmarks/results/<env>-events.json
+(freshness and serving under an event load) and <env>-hps-updates.json (embedding
+updates: published → served, trainer → Redis); each file is overwritten by its suite
+(`--suite serving|events|hps-updates`, all by default); commit them to record figures.
 
 The client runs on the same machine as the server, so on a 2-core host the figures are a
 floor for what separate client machines would see.
@@ -20,10 +21,10 @@ from typing import Any
 from pipelines.serving import keys
 from recstack import endpoints, environments, health, secrets
 
-from . import features, freshness, serving
+from . import features, freshness, hps_updates, serving
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SUITES = ("serving", "events")
+SUITES = ("serving", "events", "hps-updates")
 
 
 def judged(rows: dict[str, tuple[float, float, str]]) -> dict[str, dict]:
@@ -74,6 +75,19 @@ def events_targets(report: dict) -> dict[str, dict]:
             "serving_throughput_ratio_with_events": (report["throughput_ratio"], 0.85, ">="),
         }
     )
+
+
+def run_hps_updates(args: argparse.Namespace, context: dict[str, Any]) -> dict:
+    where, client = context["where"], context["client"]
+    print(f"published update -> served ({args.update_probes} probes)…", flush=True)
+    served = hps_updates.update_to_served(where, client, context["user_ids"][0], args.update_probes)
+    print(f"trainer -> Redis ({args.training_events} impressions)…", flush=True)
+    trained = hps_updates.trainer_to_redis(where, client, context["user_ids"], args.training_events)
+    report = {"update_to_served": served, "trainer_to_redis": trained}
+    report["targets"] = judged(
+        {"update_to_served_p99_s": (served["p99_s"], served["objective_s"], "<=")}
+    )
+    return report
 
 
 def run_serving(args: argparse.Namespace, context: dict[str, Any]) -> dict:
@@ -133,6 +147,10 @@ def main() -> None:
     parser.add_argument(
         "--event-rate", type=float, default=1000.0, help="events a second during the event load"
     )
+    parser.add_argument("--update-probes", type=int, default=100, help="update -> served probes")
+    parser.add_argument(
+        "--training-events", type=int, default=20_000, help="impressions trained, trainer -> Redis"
+    )
     args = parser.parse_args()
 
     env = environments.get(args.env)
@@ -147,7 +165,11 @@ def main() -> None:
         "urls": {"grpc": where.grpc_url(), "http": where.http_url()},
         "admin_token": secrets.triton_admin_token(env),
     }
-    suites = {"serving": (run_serving, ""), "events": (run_events, "-events")}
+    suites = {
+        "serving": (run_serving, ""),
+        "events": (run_events, "-events"),
+        "hps-updates": (run_hps_updates, "-hps-updates"),
+    }
     for suite in args.suite or SUITES:
         run, suffix = suites[suite]
         report = {

@@ -89,6 +89,24 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class OnlineTrainingConfig:
+    """The online trainer (pipelines/hugectr/online_training.py): SGD on the embedding
+    rows that interaction events touch, published to HPS's tiers through Kafka."""
+
+    # A step's size along each sample's gradient: five clicks on a pair lift its
+    # probability by a few hundredths on the default data, without one click turning a
+    # row over (the rows' values are mostly within ±0.5).
+    learning_rate: float = 0.05
+    # Rows the trainer keeps as it changed them (about 250 bytes each with 32 floats):
+    # a row it changed comes from memory while its update travels to Redis.
+    rows_in_memory: int = 1_000_000
+
+    def validate(self) -> None:
+        between("online_training.learning_rate", self.learning_rate, 0.0, 10.0)
+        at_least("online_training.rows_in_memory", self.rows_in_memory, 0)
+
+
+@dataclass(frozen=True)
 class ServingConfig:
     # Where Redis is, and its password, come from the process environment
     # (recstack_contract/redis.py), as for every recstack client, never from this file.
@@ -137,12 +155,14 @@ class PipelineConfig:
     serving: ServingConfig = field(default_factory=ServingConfig)
     # How HPS serves the ranker (pipelines/hugectr/settings.py).
     hps: HpsSettings = field(default_factory=HpsSettings)
+    online_training: OnlineTrainingConfig = field(default_factory=OnlineTrainingConfig)
 
     def validate(self) -> PipelineConfig:
         self.data.validate()
         self.train.validate()
         self.serving.validate()
         self.hps.validate()
+        self.online_training.validate()
         if self.serving.retrieval_candidates > self.data.n_items:
             raise ConfigError(
                 "serving.retrieval_candidates must not exceed data.n_items "

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+import redis
 
 from recstack_contract.redis import from_environment
 
 from .serving import redis_client
+
+T = TypeVar("T")
 
 
 def redis_connection():
@@ -22,6 +28,25 @@ def redis_connection():
         timeout_s=30,
         retries=3,
     )
+
+
+def until_redis_answers(action: Callable[[], T], outage_s: float) -> T:
+    """action(), retried while Redis is unreachable (a restart, a failover), backing off
+    up to 5 s; past `outage_s` the error is raised. A streaming service holds its batch
+    uncommitted meanwhile: raising ends the process, whose restart replays the batch;
+    waiting longer would lose its place in the consumer group anyway
+    (max.poll.interval.ms)."""
+    waited, pause = 0.0, 0.5
+    while True:
+        try:
+            return action()
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            if waited >= outage_s:
+                raise
+            print(f"Redis unreachable ({error}); retrying in {pause:g} s", flush=True)
+            time.sleep(pause)
+            waited += pause
+            pause = min(2 * pause, 5.0)
 
 
 def delete_other_users(

@@ -37,8 +37,9 @@ class Endpoints:
     redis: RedisConnection
     kafka: KafkaEndpoint
     kafka_topics: tuple[str, ...]
-    # The stream processors' names (one per trainer host, its inventory name).
-    stream_processors: tuple[str, ...]
+    # The trainer hosts' inventory names: each runs a stream processor, an HPS updater
+    # of the Redis tier and an online trainer, which report under that name.
+    trainer_hosts: tuple[str, ...]
     # Where clients reach Triton: each host, or a cloud stack's load balancer.
     triton_hosts: tuple[str, ...]
     triton_http_port: int
@@ -57,7 +58,7 @@ class Endpoints:
             redis=RedisConnection.from_mapping(raw["redis"]),
             kafka=KafkaEndpoint.from_mapping(raw["kafka"]),
             kafka_topics=tuple(raw["kafka_topics"]),
-            stream_processors=tuple(raw["stream_processors"]),
+            trainer_hosts=tuple(raw["trainer_hosts"]),
             triton_hosts=tuple(raw["triton"]["hosts"]),
             triton_http_port=raw["triton"]["http_port"],
             triton_grpc_port=raw["triton"]["grpc_port"],

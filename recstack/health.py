@@ -154,17 +154,31 @@ def check_triton(url: str, admin_token: str) -> Check:
     return Check("triton", url, True, f"{len(states)} models ready")
 
 
-def check_stream_processor(where: Endpoints, password: str, name: str) -> Check:
-    hint = service_hint("stream-processor") + f" on {name}"
+def _reported(where: Endpoints, password: str, service: str, key: str, name: str):
+    """A streaming service's fresh status record, or the Check that says why there is none."""
     try:
-        state = processor_status.read(where.redis_client(password), where.key_prefix, name)
+        state = processor_status.read(where.redis_client(password), key)
     except redis.RedisError as exc:
-        return Check("stream-processor", name, False, f"Redis: {exc}", service_hint("redis"))
+        return Check(service, name, False, f"Redis: {exc}", service_hint("redis"))
+    hint = service_hint(service) + f" on {name}"
     if not state:
-        return Check("stream-processor", name, False, "has never reported", hint)
+        return Check(service, name, False, "has never reported", hint)
     age = time.time() - float(state["reported_at"])
     if age > processor_status.STALE_AFTER_S:
-        return Check("stream-processor", name, False, f"last report {age:.0f} s ago", hint)
+        return Check(service, name, False, f"last report {age:.0f} s ago", hint)
+    return state
+
+
+def _skips(state: dict[str, str]) -> str:
+    reasons = sorted(k.removeprefix("skipped:") for k in state if k.startswith("skipped:"))
+    return f"{state['skipped']} skipped" + (f" ({', '.join(reasons)})" if reasons else "")
+
+
+def check_stream_processor(where: Endpoints, password: str, name: str) -> Check:
+    key = keys.stream_processor(where.key_prefix, name)
+    state = _reported(where, password, "stream-processor", key, name)
+    if isinstance(state, Check):
+        return state
     if state["joined"] != "true":
         return Check(
             "stream-processor",
@@ -183,12 +197,48 @@ def check_stream_processor(where: Endpoints, password: str, name: str) -> Check:
     return Check("stream-processor", name, True, detail)
 
 
+def _described(
+    where: Endpoints, password: str, service: str, key: str, name: str, describe
+) -> Check:
+    """Up with describe(its record) when the service reports, else why it is down."""
+    state = _reported(where, password, service, key, name)
+    return state if isinstance(state, Check) else Check(service, name, True, describe(state))
+
+
+def check_hps_updater(where: Endpoints, password: str, name: str) -> Check:
+    return _described(
+        where,
+        password,
+        "hps-updater",
+        keys.hps_updater(where.key_prefix, "volatile", name),
+        name,
+        lambda state: (
+            f"group {state['group']}: {state['messages']} messages, {state['rows']} rows "
+            f"written, {_skips(state)}"
+        ),
+    )
+
+
+def check_online_trainer(where: Endpoints, password: str, name: str) -> Check:
+    return _described(
+        where,
+        password,
+        "online-trainer",
+        keys.online_trainer(where.key_prefix, name),
+        name,
+        lambda state: (
+            f"model {state['model_version']}: {state['trained']} of {state['events']} "
+            f"events trained, {state['rows_published']} rows published, last loss "
+            f"{state['loss']}, {_skips(state)}"
+        ),
+    )
+
+
 def check_all(endpoints: Endpoints, password: str, triton_admin_token: str) -> list[Check]:
     checks = [check_redis(endpoints, host, password) for host in endpoints.redis_hosts]
     checks.append(check_kafka(endpoints.kafka, endpoints.kafka_topics))
-    checks += [
-        check_stream_processor(endpoints, password, name) for name in endpoints.stream_processors
-    ]
+    for check in (check_stream_processor, check_hps_updater, check_online_trainer):
+        checks += [check(endpoints, password, name) for name in endpoints.trainer_hosts]
     checks += [
         check_triton(endpoints.http_url(host), triton_admin_token)
         for host in endpoints.triton_hosts

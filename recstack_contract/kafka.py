@@ -53,6 +53,9 @@ HPS_VOLATILE_GROUP = "hps.volatile"
 HPS_PERSISTENT_GROUP_PREFIX = "hps.persistent."
 # The stream processor's consumer group: its committed offsets are its progress (lag).
 STREAM_PROCESSOR_GROUP = "recstack.stream-processor"
+# The online trainer's consumer group on the interactions topic: a group of its own, so
+# it reads every event whatever the stream processor has done.
+ONLINE_TRAINER_GROUP = "recstack.online-trainer"
 
 # How clients authenticate: the local/testbed broker takes PLAINTEXT; MSK takes IAM or
 # SCRAM, always over TLS.

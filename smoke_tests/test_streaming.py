@@ -28,26 +28,31 @@ POLL_S = 0.02
 
 
 @pytest.fixture(scope="module")
-def processors_ready(where: Endpoints, redis_password: str) -> None:
-    """Every trainer's processor reports and is in its group (a fresh deployment's may
-    still be joining)."""
+def streaming_services_ready(where: Endpoints, redis_password: str) -> None:
+    """Every trainer host's stream processor reports and is in its group (a fresh
+    deployment's may still be joining), and its HPS updater and online trainer report."""
     deadline = time.monotonic() + 30
     while True:
         checks = [
-            health.check_stream_processor(where, redis_password, name)
-            for name in where.stream_processors
+            check(where, redis_password, name)
+            for check in (
+                health.check_stream_processor,
+                health.check_hps_updater,
+                health.check_online_trainer,
+            )
+            for name in where.trainer_hosts
         ]
         failed = [c for c in checks if not c.ok]
         if not failed:
             return
         if time.monotonic() > deadline:
             first = failed[0]
-            pytest.fail(f"stream-processor {first.endpoint}: {first.detail} → {first.hint}")
+            pytest.fail(f"{first.component} {first.endpoint}: {first.detail} → {first.hint}")
         time.sleep(0.5)
 
 
 def test_a_clicked_item_leaves_the_answer_within_the_freshness_objective(
-    processors_ready: None,
+    streaming_services_ready: None,
     where: Endpoints,
     redis_client: redis.Redis,
     sampled_users: list[int],
@@ -141,7 +146,7 @@ def dead_letters(where: Endpoints, marker: bytes, count: int) -> list:
 
 
 def test_messages_that_are_no_valid_event_land_in_the_dead_letter_topic(
-    processors_ready: None, where: Endpoints
+    streaming_services_ready: None, where: Endpoints
 ) -> None:
     marker = uuid.uuid4().hex.encode()
     garbage = b"{not json " + marker

@@ -16,6 +16,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
+from pipelines.hugectr import trainer
 from recstack import endpoints, environments, health, rehearsal
 
 
@@ -33,6 +34,17 @@ def live_redis(local: endpoints.Endpoints) -> redis.Redis:
 def known_users(local: endpoints.Endpoints, live_redis: redis.Redis) -> list[int]:
     """Users with an interaction history, smallest ids first."""
     return health.users_with_history(live_redis, local.key_prefix)
+
+
+@pytest.fixture
+def training_settled(local: endpoints.Endpoints) -> None:
+    """Every interaction the earlier tests sent is trained and its rows are in Redis, so
+    that nothing rewrites embedding rows while a test looks at them (tests run one at
+    a time)."""
+    deadline = time.monotonic() + 120
+    while not trainer.settled(local.kafka):
+        assert time.monotonic() < deadline, "online training did not catch up within 120 s"
+        time.sleep(0.2)
 
 
 def _program_pid(program: str) -> int | None:

@@ -43,8 +43,15 @@ def test_no_service_process_is_left() -> None:
     assert not left, f"still running after down: {sorted(left)}"
 
 
-def test_no_stream_processor_is_left() -> None:
-    # Its process is a Python interpreter: known by its module, not its name.
+STREAMING_MODULES = (
+    b"pipelines.streaming.processor",
+    b"pipelines.hugectr.updater",
+    b"pipelines.hugectr.trainer",
+)
+
+
+def test_no_streaming_service_is_left() -> None:
+    # Each is a Python interpreter: known by its module, not its name.
     own = os.readlink("/proc/self/ns/net")
     left = []
     for proc in Path("/proc").iterdir():
@@ -52,12 +59,12 @@ def test_no_stream_processor_is_left() -> None:
             if (
                 proc.name.isdigit()
                 and os.readlink(proc / "ns" / "net") == own
-                and b"pipelines.streaming.processor" in (proc / "cmdline").read_bytes()
+                and any(m in (proc / "cmdline").read_bytes() for m in STREAMING_MODULES)
             ):
                 left.append(proc.name)
         except OSError:
             continue
-    assert not left, f"stream processor still running after down: pids {left}"
+    assert not left, f"streaming services still running after down: pids {left}"
 
 
 @pytest.mark.parametrize("port", PORTS)

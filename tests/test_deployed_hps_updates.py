@@ -3,30 +3,32 @@ serves. A message encoded by hand (not with the kit's codec) on the table's topi
 the local broker is applied by the deployed updater (recstack-hps-updater, in HPS's
 group `hps.volatile`) and changes the served scores of the candidates whose item rows
 it replaced, within the stage's refresh interval; a malformed message just before it
-is skipped (the unit tests count each kind). The original rows are published back the
-same way afterwards, and the scores return to the ONNX ranker's."""
+is skipped and counted in the updater's status record (the unit tests count each
+kind). The original rows are published back the same way afterwards, and the scores
+return to what they were."""
 
 from __future__ import annotations
 
-import struct
 import time
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 import redis
 import tritonclient.grpc as grpcclient
 from confluent_kafka import Producer
-from scoring_stage import scoring_inputs, served_scores
+from hps_tier import hand_encoded, redis_rows
+from scoring_stage import tier_scoring
 
 from pipelines.config import Paths
 from pipelines.serving.catalog import Catalog
-from pipelines.serving.hps_layout import key_fields, partition_of, slot_keys, value_hash
+from pipelines.serving.hps_layout import slot_keys
 from pipelines.serving.hugectr_files import ExportedTable, InferenceFiles
-from pipelines.serving.scoring import Scoring
-from pipelines.serving.spec import HUGECTR_DIRECTORY, RANKER_FILE, ServingSpec
+from pipelines.serving.keys import hps_updater as updater_record
+from pipelines.serving.spec import HUGECTR_DIRECTORY, ServingSpec
+from pipelines.streaming import status as processor_status
 from pipelines.streaming.kafka_client import client_config
 from recstack.endpoints import Endpoints
+from recstack.stages import scoring_inputs, served_scores
 from recstack_contract import hps
 from recstack_contract.kafka import EMBEDDINGS
 
@@ -35,13 +37,8 @@ pytestmark = pytest.mark.deployed
 TAG = hps.table_tag()
 
 
-def _hand_encoded(keys: np.ndarray, vectors: np.ndarray) -> bytes:
-    value_size = vectors.shape[1] * 4
-    body = b"".join(
-        struct.pack("<q", int(k)) + struct.pack(f"<{len(v)}f", *v.tolist())
-        for k, v in zip(keys, vectors, strict=True)
-    )
-    return b"HCTR" + struct.pack("<I", value_size) + body
+def _pairs(keys: np.ndarray, vectors: np.ndarray) -> bytes:
+    return hand_encoded(dict(zip(keys.tolist(), vectors.tolist(), strict=True)))
 
 
 def _publish(producer: Producer, *values: bytes) -> None:
@@ -59,13 +56,14 @@ def _wait_for(condition, timeout_s: float, what: str) -> float:
     pytest.fail(f"{what} within {timeout_s:g} s")
 
 
+@pytest.mark.usefixtures("training_settled")
 def test_a_hand_encoded_update_changes_the_served_scores(
     local: Endpoints, live_redis: redis.Redis, known_users: list[int]
 ) -> None:
     stage = Paths().model_repository / "scoring" / "1"
     spec = ServingSpec.read(stage)
     catalog = Catalog.load(stage)
-    reference = Scoring(ort.InferenceSession(str(stage / RANKER_FILE)), catalog)
+    reference = tier_scoring(stage, live_redis)
     triton = grpcclient.InferenceServerClient(local.grpc_url())
     arrays = scoring_inputs(triton, known_users[:1])
     user_sparse, user_dense = arrays["user_sparse"], arrays["user_dense"]
@@ -78,10 +76,10 @@ def test_a_hand_encoded_update_changes_the_served_scores(
     scored = np.isfinite(want)
     assert scored[0, :10].all() and not fallback.any()
 
-    def as_the_onnx_ranker() -> bool:
+    def as_before() -> bool:
         return bool(np.abs(served()[scored] - want[scored]).max() <= 1e-5)
 
-    assert as_the_onnx_ranker()
+    _wait_for(as_before, spec.hps_refresh_s + 5, "the stage did not score the tier's rows")
     # The item-id rows of the first ten candidates.
     rows, _ = catalog.rows(candidates[0, :10])
     table = ExportedTable.read(InferenceFiles.under(stage / HUGECTR_DIRECTORY, hps.MODEL).network)
@@ -91,32 +89,34 @@ def test_a_hand_encoded_update_changes_the_served_scores(
     codes[:, width:] = catalog.sparse[rows]
     keys = slot_keys(codes, slot_sizes)[:, width]
     client, partitions = live_redis, spec.hps_partitions
-    original = _stored(client, keys, partitions)
+    original = np.array(redis_rows(client, TAG, keys, partitions), np.float32)
 
+    record = updater_record(local.key_prefix, "volatile", local.trainer_hosts[0])
+
+    def skipped_value_size() -> int:
+        return int(processor_status.read(client, record).get("skipped:value_size", 0))
+
+    skipped_before = skipped_value_size()
     producer = Producer(client_config(local.kafka))
     try:
         # A value size that is not the table's: skipped, and the updater goes on.
-        _publish(producer, b"HCTR\x00\x00\x00\x00junk", _hand_encoded(keys, original * -3.0))
+        _publish(producer, b"HCTR\x00\x00\x00\x00junk", _pairs(keys, original * -3.0))
         _wait_for(
             lambda: np.abs(served()[0, :10] - want[0, :10]).min() > 1e-4,
             spec.hps_refresh_s + 20,
             "the served scores did not change",
         )
-        np.testing.assert_array_equal(_stored(client, keys, partitions), original * -3.0)
+        np.testing.assert_array_equal(redis_rows(client, TAG, keys, partitions), original * -3.0)
+        # Counted in the updater's status record (recstack status), within a report or two.
+        _wait_for(
+            lambda: skipped_value_size() == skipped_before + 1,
+            3 * processor_status.INTERVAL_S,
+            "the updater's status did not count the malformed message",
+        )
     finally:
-        _publish(producer, _hand_encoded(keys, original))
+        _publish(producer, _pairs(keys, original))
     _wait_for(
-        as_the_onnx_ranker,
+        as_before,
         spec.hps_refresh_s + 20,
-        "the scores did not return to the ONNX ranker's",
+        "the scores did not return to what they were",
     )
-
-
-def _stored(client: redis.Redis, keys: np.ndarray, partitions: int) -> np.ndarray:
-    """The keys' vectors in the Redis tier, read as HPS reads them."""
-    rows = []
-    for key in keys:
-        array = np.array([key], np.int64)
-        hash_name = value_hash(TAG, int(partition_of(array, partitions)[0]))
-        rows.append(np.frombuffer(client.hmget(hash_name, key_fields(array))[0], "<f4"))
-    return np.stack(rows)

@@ -114,7 +114,10 @@ def test_a_killed_processor_loses_nothing_and_applies_nothing_twice(
     users = rng.sample(known_users, USERS)
     # Earlier events for these users must be applied before their state is forgotten.
     deadline = time.monotonic() + 60
-    while processor_status.read(live_redis, prefix, "localhost").get("lag") != "0":
+    while (
+        processor_status.read(live_redis, keys.stream_processor(prefix, "localhost")).get("lag")
+        != "0"
+    ):
         assert time.monotonic() < deadline, "the processor's lag did not reach 0 within 60 s"
         time.sleep(0.5)
     reset(live_redis, prefix, users)

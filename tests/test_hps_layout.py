@@ -21,6 +21,7 @@ from pipelines.serving.hps_messages import (
     Update,
     decode,
     encode,
+    sink_messages,
 )
 from recstack_contract import hps
 
@@ -72,6 +73,23 @@ def test_updates_split_into_messages_within_the_limit() -> None:
     parts = [decode(m, 16) for m in messages]
     np.testing.assert_array_equal(np.concatenate([p.keys for p in parts]), keys)
     np.testing.assert_array_equal(np.concatenate([p.vectors for p in parts]), vectors)
+
+
+def test_the_sink_groups_keys_as_hugectrs_producer() -> None:
+    """Each message holds one key group's keys (hash % 8) and goes to the Kafka partition
+    (group & 0x7fffffff) % partitions: with 3 partitions the contract's test keys 0, 1,
+    2, 42, 12345 and -1 (groups 0, 3, 6, 5, 3, 4) land on partitions 0, 0, 0, 2, 0, 1."""
+    keys = np.array(list(VECTORS), dtype=np.int64)
+    vectors = np.arange(len(keys) * 2, dtype=np.float32).reshape(-1, 2)
+    sent = sink_messages(Update(keys, vectors), partition_count=3)
+    where = {}
+    for partition, message in sent:
+        update = decode(message, vec_size=2)
+        groups = {VECTORS[k][1] for k in update.keys.tolist()}
+        assert len(groups) == 1, "a message mixes key groups"
+        where.update(dict.fromkeys(update.keys.tolist(), partition))
+    assert where == {0: 0, 1: 0, 2: 0, 42: 2, 12345: 0, -1: 1}
+    assert len(sent) == 5  # keys 1 and 12345 share group 3
 
 
 @pytest.mark.parametrize(

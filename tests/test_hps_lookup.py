@@ -13,9 +13,9 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from pipelines.hugectr.volatile_tier import load_redis
 from pipelines.serving.hps_layout import key_fields, partition_of, value_hash
 from pipelines.serving.hps_lookup import EmbeddingCache, HpsLookup
+from pipelines.serving.hps_redis import RedisTier
 from pipelines.serving.hps_rocksdb import RocksDbReader, write_table
 from pipelines.serving.hugectr_files import SparseTable
 
@@ -50,7 +50,7 @@ def table() -> SparseTable:
 @pytest.fixture(scope="module")
 def standalone(redis_server: tuple[str, int], table: SparseTable) -> redis.Redis:
     client = redis.Redis(host=redis_server[0], port=redis_server[1], db=5)
-    load_redis(client, TAG, table, PARTITIONS)
+    RedisTier(client, PARTITIONS).write(TAG, table.keys, table.vectors)
     return client
 
 
@@ -88,7 +88,7 @@ def test_vectors_come_from_redis_then_the_cache(
     client = standalone
     if kind == "cluster":
         client = redis_cluster
-        load_redis(client, TAG, table, PARTITIONS)
+        RedisTier(client, PARTITIONS).write(TAG, table.keys, table.vectors)
     tiers = lookup(client)
     keys = table.keys[np.random.default_rng(1).choice(2000, size=(40, 5))]
     np.testing.assert_array_equal(tiers.lookup(keys), rows_of(table, keys))
@@ -114,7 +114,9 @@ def test_keys_redis_lacks_come_from_rocksdb_and_unknown_keys_get_the_default(
     )
     assert (got[40:] == 0.25).all()
     assert (tiers.counts.rocksdb, tiers.counts.redis, tiers.counts.default) == (30, 10, 2)
-    load_redis(standalone, TAG, table, PARTITIONS)  # restore for the other tests
+    RedisTier(standalone, PARTITIONS).write(
+        TAG, table.keys, table.vectors
+    )  # restore for the other tests
 
 
 def test_without_redis_rocksdb_answers_and_redis_is_retried_later(
@@ -145,7 +147,7 @@ def test_the_cache_is_bounded_and_refreshes(table: SparseTable, standalone: redi
     np.testing.assert_array_equal(tiers.lookup(key)[0], table.vectors[49])  # cached
     clock.now += 11
     np.testing.assert_array_equal(tiers.lookup(key)[0], updated)  # refreshed from Redis
-    load_redis(standalone, TAG, table, PARTITIONS)
+    RedisTier(standalone, PARTITIONS).write(TAG, table.keys, table.vectors)
 
 
 def test_rocksdb_reader_sees_newer_writes_after_catching_up(
@@ -166,7 +168,7 @@ def test_a_partition_redis_cannot_answer_is_read_from_rocksdb(
 ) -> None:
     client = redis.Redis(host=redis_server[0], port=redis_server[1], db=8)
     client.flushdb()
-    load_redis(client, TAG, table, PARTITIONS)
+    RedisTier(client, PARTITIONS).write(TAG, table.keys, table.vectors)
     broken = 3  # its hash replaced by a string: HMGET answers WRONGTYPE for that partition
     client.delete(value_hash(TAG, broken))
     client.set(value_hash(TAG, broken), "not a hash")

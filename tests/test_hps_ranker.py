@@ -16,10 +16,10 @@ from redis.retry import Retry
 
 from pipelines.hugectr.evaluator import HugeCTRModel
 from pipelines.hugectr.export import write_inference_model
-from pipelines.hugectr.volatile_tier import load_redis
 from pipelines.serving.hps_layout import slot_keys
 from pipelines.serving.hps_lookup import EmbeddingCache, HpsLookup
 from pipelines.serving.hps_ranker import HpsRanker
+from pipelines.serving.hps_redis import RedisTier
 from pipelines.serving.hps_rocksdb import RocksDbReader, write_table
 from pipelines.serving.hugectr_files import ExportedTable, InferenceFiles, SparseTable
 from pipelines.train.dlrm import DLRM, DenseRanker
@@ -72,7 +72,8 @@ def test_scores_from_redis_equal_the_files_and_pytorch(
     model, files, root = exported
     client = redis.Redis(host=redis_server[0], port=redis_server[1], db=6)
     client.flushdb()
-    load_redis(client, hps.table_tag(), SparseTable.read(files.sparse[0], DIM), PARTITIONS)
+    table = SparseTable.read(files.sparse[0], DIM)
+    RedisTier(client, PARTITIONS).write(hps.table_tag(), table.keys, table.vectors)
     codes, dense = _codes(200), _dense(200)
     (got,) = _ranker(files, root, client).run(None, {"sparse": codes, "dense": dense})
     want = HugeCTRModel(files).predict(dense, slot_keys(codes, SLOTS))

@@ -13,8 +13,8 @@ from redis.cluster import RedisCluster
 from rocksdict import Options, Rdict
 
 from pipelines.hugectr.export import write_inference_model
-from pipelines.hugectr.volatile_tier import load_redis
 from pipelines.serving.hps_layout import partition_of, value_hash
+from pipelines.serving.hps_redis import RedisTier
 from pipelines.serving.hps_rocksdb import RocksDbReader, load_exported, write_table
 from pipelines.serving.hugectr_files import SparseTable
 from pipelines.serving.spec import ServingSpec
@@ -54,7 +54,7 @@ def test_redis_tier_holds_every_row_in_its_hps_partition(
         else redis_cluster
     )
     for _ in range(2):  # a second load leaves exactly the same content
-        load_redis(client, TAG, table, PARTITIONS)
+        RedisTier(client, PARTITIONS).write(TAG, table.keys, table.vectors)
         rows = stored_rows(client)
         assert sum(len(r) for r in rows.values()) == len(table.keys)
         for partition, stored in rows.items():

@@ -6,20 +6,20 @@ runs against the deployed broker (test_deployed_hps_updates.py)."""
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import redis
+from hps_tier import hand_encoded, redis_rows
 from redis.cluster import RedisCluster
 
-from pipelines.serving.hps_layout import key_fields, partition_of, value_hash
+from pipelines.serving.hps_layout import key_fields, value_hash
 from pipelines.serving.hps_lookup import EmbeddingCache, HpsLookup
+from pipelines.serving.hps_redis import RedisTier
 from pipelines.serving.hps_rocksdb import RocksDbReader, RocksDbWriter
-from pipelines.serving.hps_updater import RedisTier, RocksDbTier, Updater
+from pipelines.serving.hps_updater import Updater
 from recstack_contract import hps
 
 TAG = hps.table_tag()
@@ -27,49 +27,8 @@ VEC = 4
 PARTITIONS = 8
 
 
-@dataclass
-class Consumed:
-    """A consumed message as confluent_kafka presents it (topic, partition, offset,
-    key, value)."""
-
-    _topic: str
-    _partition: int
-    _offset: int
-    _value: bytes
-    _key: bytes | None = None
-
-    def topic(self) -> str:
-        return self._topic
-
-    def partition(self) -> int:
-        return self._partition
-
-    def offset(self) -> int:
-        return self._offset
-
-    def key(self) -> bytes | None:
-        return self._key
-
-    def value(self) -> bytes:
-        return self._value
-
-
-def hand_encoded(pairs: dict[int, list[float]], value_size: int = VEC * 4) -> bytes:
-    """b"HCTR", uint32 value size, then int64 key and float32 values per pair (LE)."""
-    body = b"".join(
-        struct.pack("<q", key) + struct.pack(f"<{len(v)}f", *v) for key, v in pairs.items()
-    )
-    return b"HCTR" + struct.pack("<I", value_size) + body
-
-
 def stored(client, keys: list[int]) -> dict[int, list[float] | None]:
-    out = {}
-    for key in keys:
-        array = np.array([key], np.int64)
-        partition = int(partition_of(array, PARTITIONS)[0])
-        (value,) = client.hmget(value_hash(TAG, partition), key_fields(array))
-        out[key] = None if value is None else np.frombuffer(value, "<f4").tolist()
-    return out
+    return dict(zip(keys, redis_rows(client, TAG, keys, PARTITIONS), strict=True))
 
 
 def _forget_table(client) -> None:
@@ -99,14 +58,13 @@ def test_updates_land_in_their_partitions_and_the_last_one_wins(
 ) -> None:
     for client in (standalone, cluster):
         updater = Updater(RedisTier(client, PARTITIONS), {TAG: VEC})
-        ends = updater.handle(
+        updater.apply(
             [
-                Consumed(TAG, 0, 10, hand_encoded({k: [k, 1, 2, 3] for k in range(1, 40)})),
-                Consumed(TAG, 1, 4, hand_encoded({7: [70, 0, 0, 0], -5: [0.5, 0, 0, 0]})),
-                Consumed(TAG, 0, 11, hand_encoded({7: [71, 0, 0, 0]})),
+                (TAG, None, hand_encoded({k: [k, 1, 2, 3] for k in range(1, 40)})),
+                (TAG, None, hand_encoded({7: [70, 0, 0, 0], -5: [0.5, 0, 0, 0]})),
+                (TAG, None, hand_encoded({7: [71, 0, 0, 0]})),
             ]
         )
-        assert ends == {(TAG, 0): 12, (TAG, 1): 5}
         rows = stored(client, [1, 39, 7, -5, 40])
         assert rows[1] == [1, 1, 2, 3] and rows[39] == [39, 1, 2, 3]
         assert rows[7] == [71, 0, 0, 0] and rows[-5] == [0.5, 0, 0, 0]
@@ -118,16 +76,14 @@ def test_malformed_messages_are_counted_and_never_applied(standalone: redis.Redi
     updater = Updater(RedisTier(standalone, PARTITIONS), {TAG: VEC})
     good = hand_encoded({1: [1, 1, 1, 1]})
     bad = {
-        "key": Consumed(TAG, 0, 1, hand_encoded({2: [2, 2, 2, 2]}), _key=b"k"),
-        "short": Consumed(TAG, 0, 2, b"HCTR\x10"),
-        "magic": Consumed(TAG, 0, 3, b"RTCH" + hand_encoded({3: [3, 3, 3, 3]})[4:]),
-        "value_size": Consumed(TAG, 0, 4, hand_encoded({4: [4, 4, 4]}, value_size=12)),
-        "truncated": Consumed(TAG, 0, 5, hand_encoded({5: [5, 5, 5, 5]})[:-1]),
-        "unknown_table": Consumed("hps_et.other.sparse_embedding0", 0, 0, good),
+        "key": (TAG, b"k", hand_encoded({2: [2, 2, 2, 2]})),
+        "short": (TAG, None, b"HCTR\x10"),
+        "magic": (TAG, None, b"RTCH" + hand_encoded({3: [3, 3, 3, 3]})[4:]),
+        "value_size": (TAG, None, hand_encoded({4: [4, 4, 4]}, value_size=12)),
+        "truncated": (TAG, None, hand_encoded({5: [5, 5, 5, 5]})[:-1]),
+        "unknown_table": ("hps_et.other.sparse_embedding0", None, good),
     }
-    ends = updater.handle(
-        [Consumed(TAG, 0, 0, good), *bad.values(), Consumed(TAG, 0, 6, hand_encoded({6: [6] * 4}))]
-    )
+    updater.apply([(TAG, None, good), *bad.values(), (TAG, None, hand_encoded({6: [6] * 4}))])
     assert dict(updater.counts.skipped) == dict.fromkeys(bad, 1)
     assert stored(standalone, [1, 2, 3, 4, 5, 6]) == {
         1: [1, 1, 1, 1],
@@ -137,10 +93,8 @@ def test_malformed_messages_are_counted_and_never_applied(standalone: redis.Redi
         5: None,
         6: [6, 6, 6, 6],
     }
-    # Skipped messages are committed with the rest: they would be refused again.
-    assert ends[(TAG, 0)] == 7
     # A beacon (the header alone) is valid and changes nothing.
-    updater.handle([Consumed(TAG, 0, 7, hand_encoded({}))])
+    updater.apply([(TAG, None, hand_encoded({}, value_size=VEC * 4))])
     assert updater.counts.rows == 2 and sum(updater.counts.skipped.values()) == len(bad)
 
 
@@ -149,8 +103,8 @@ def test_the_rocksdb_tier_is_updated_and_its_readers_see_it(tmp_path: Path) -> N
     writer.write(TAG, np.array([1, 2], np.int64), np.ones((2, VEC), np.float32))
     reader = RocksDbReader(tmp_path / "db", TAG, tmp_path / "secondary")
     try:
-        Updater(RocksDbTier(writer), {TAG: VEC}).handle(
-            [Consumed(TAG, 2, 0, hand_encoded({2: [9, 9, 9, 9], 3: [3, 3, 3, 3]}))]
+        Updater(writer, {TAG: VEC}).apply(
+            [(TAG, None, hand_encoded({2: [9, 9, 9, 9], 3: [3, 3, 3, 3]}))]
         )
         reader.catch_up()
         values = reader.get(key_fields(np.array([1, 2, 3], np.int64)))
@@ -177,9 +131,9 @@ def test_the_serving_lookup_sees_an_update_within_its_refresh_interval(
         clock=lambda: now[0],
     )
     updater = Updater(RedisTier(standalone, PARTITIONS), {TAG: VEC})
-    updater.handle([Consumed(TAG, 0, 0, hand_encoded({42: [1, 2, 3, 4]}))])
+    updater.apply([(TAG, None, hand_encoded({42: [1, 2, 3, 4]}))])
     assert lookup.lookup(np.array([42])).tolist() == [[1, 2, 3, 4]]
-    updater.handle([Consumed(TAG, 0, 1, hand_encoded({42: [5, 6, 7, 8]}))])
+    updater.apply([(TAG, None, hand_encoded({42: [5, 6, 7, 8]}))])
     now[0] = 9.0  # the cached vector still serves
     assert lookup.lookup(np.array([42])).tolist() == [[1, 2, 3, 4]]
     now[0] = 10.5  # past the refresh interval: the update

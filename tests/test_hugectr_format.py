@@ -76,6 +76,30 @@ def test_interaction_order_is_hugectrs() -> None:
     assert interaction_width(vec_size=128, slots=26) == 480
 
 
+def test_the_embedding_gradient_is_pytorchs(
+    ranker: DLRM, data: TrainingData, files: InferenceFiles
+) -> None:
+    """What online training steps along: d BCE / d each sample's embedding vectors, from
+    the files alone, equals PyTorch's autograd through the trained model."""
+    sparse, dense = holdout(data, rows=64)
+    labels = (np.arange(64) % 3 == 0).astype(np.float32)
+    model = HugeCTRModel(files)
+    embedded = model.embeddings(slot_keys(sparse, dlrm_shape(ranker).slot_sizes))
+    probabilities, got = model.dense.embedding_gradient(dense, embedded, labels)
+
+    leaf = torch.from_numpy(embedded.copy()).requires_grad_()
+    logit = ranker.dense_logit(leaf, torch.from_numpy(dense))
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        logit, torch.from_numpy(labels), reduction="sum"
+    )
+    loss.backward()
+    want = leaf.grad.numpy()
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= 1e-5 * max(1.0, np.abs(want).max())
+    assert np.abs(want).max() > 1e-3  # a gradient that vanished would match trivially
+    np.testing.assert_allclose(probabilities, torch.sigmoid(logit).detach().numpy(), atol=1e-5)
+
+
 def test_dense_size_of_hugectrs_reference_dlrm() -> None:
     # HugeCTR's DLRM sample (13 dense, 26 slots of 128, bottom 512-256-128, top
     # 1024-1024-512-256-1) writes a dense file of 9,479,684 bytes.

@@ -12,7 +12,7 @@ import onnxruntime as ort
 import pandas as pd
 import pytest
 import torch
-from tiny import TINY_TRAIN, tiny_config
+from tiny import TINY_TRAIN, published_config, tiny_config
 
 from pipelines import schema
 from pipelines.artifacts import ArtifactsError, load_latest
@@ -46,11 +46,7 @@ def tiny_train_config(root: Path, **train_overrides: float) -> PipelineConfig:
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
-    cfg = tiny_train_config(tmp_path_factory.mktemp("published"))
-    generate(cfg)
-    build(cfg)
-    assert train(cfg).changed
-    return cfg
+    return published_config(tmp_path_factory.mktemp("published"))
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.config import DataConfig, Paths, PipelineConfig, ServingConfig, TrainConfig
+from pipelines.data.synthetic import generate
+from pipelines.features import build
+from pipelines.train.run import train
 
 TINY_DATA = DataConfig(
     n_users=600, n_items=300, n_categories=12, n_shops=40, n_brands=30, impressions_per_user=40
@@ -28,3 +31,12 @@ def tiny_config(
     return PipelineConfig(
         paths=paths, data=data, train=train, serving=serving or ServingConfig()
     ).validate()
+
+
+def published_config(root: Path) -> PipelineConfig:
+    """A tiny config whose data is generated, features built and models published."""
+    cfg = tiny_config(root)
+    generate(cfg)
+    build(cfg)
+    assert train(cfg).changed
+    return cfg

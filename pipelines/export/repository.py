@@ -141,7 +141,7 @@ def serving_spec(cfg: PipelineConfig, version: str) -> ServingSpec:
         hps_partitions=cfg.hps.num_partitions,
         hps_rocksdb_dir=cfg.hps.rocksdb_dir,
         hps_cache_rows=cfg.hps.cache_rows,
-        hps_refresh_s=float(cfg.hps.refresh_interval_s),
+        hps_refresh_s=cfg.hps.cache_refresh_s,
         hps_redis_retry_s=cfg.hps.redis_retry_s,
     )
 

@@ -48,10 +48,14 @@ class HpsSettings:
     # ("memory pool is empty") under concurrency.
     worker_buffers: int = 2
     refresher_buffers: int = 1
-    # Seconds between refreshes of the GPU cache from Redis, and the longest a CPU stage
-    # uses a cached vector: how soon a streamed update reaches answers (Monolith syncs
-    # about every 10 s).
+    # Seconds between refreshes of the GPU cache from Redis (whole seconds: HPS reads an
+    # int): how soon a streamed update reaches a GPU host's answers (Monolith syncs
+    # about every 10 s). A refresh rewrites the cache's share of the table on the GPU.
     refresh_interval_s: int = 10
+    # The longest a CPU scoring instance uses a cached vector: a streamed update reaches
+    # its answers within this plus the updater's delay, inside the 1 s target. Entries
+    # expire one by one, so a popular row costs one Redis read per interval.
+    cache_refresh_s: float = 0.5
     # Vectors each CPU scoring instance keeps in memory, about 430 bytes each with 32
     # floats (50,000: about 21 MB per instance). Popular items repeat across requests,
     # so a cache far smaller than the table answers most lookups.
@@ -71,6 +75,7 @@ class HpsSettings:
         at_least("hps.instances", self.instances, 1)
         at_least("hps.refresher_buffers", self.refresher_buffers, 1)
         at_least("hps.refresh_interval_s", self.refresh_interval_s, 0)
+        at_least("hps.cache_refresh_s", self.cache_refresh_s, 0.0)
         at_least("hps.cache_rows", self.cache_rows, 0)
         at_least("hps.redis_retry_s", self.redis_retry_s, 0.0)
         if self.worker_buffers < 2 * self.instances:

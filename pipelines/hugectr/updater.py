@@ -12,8 +12,9 @@ vector size and its partitions come from the published model and the `hps` setti
 Redis from RECSTACK_REDIS_*, the brokers from RECSTACK_KAFKA_*.
 
 Per batch: apply (serving/hps_updater.py), then commit. A crash in between replays the
-batch, which writes the same rows again. Malformed messages are counted by reason in
-the log line, which is printed whenever the counts changed.
+batch, which writes the same rows again. Every status.INTERVAL_S the updater writes its
+counts, malformed messages by reason among them, to its status record
+(streaming/status.py; `recstack status` shows it), and logs them when they changed.
 """
 
 from __future__ import annotations
@@ -22,16 +23,14 @@ import argparse
 import signal
 import socket
 import threading
-import time
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, Message
 
 from recstack_contract import hps
 from recstack_contract.kafka import (
     EMBEDDINGS,
     HPS_VOLATILE_GROUP,
-    KafkaEndpoint,
     from_environment,
     hps_persistent_group,
 )
@@ -39,29 +38,19 @@ from recstack_contract.kafka import (
 from ..artifacts import load_latest
 from ..config import PipelineConfig, load_config
 from ..online import redis_connection
+from ..serving import keys
+from ..serving.hps_redis import RedisTier
 from ..serving.hps_rocksdb import RocksDbWriter
-from ..serving.hps_updater import RedisTier, RocksDbTier, Tier, Updater
+from ..serving.hps_updater import Tier, Updater
 from ..serving.hugectr_files import ExportedTable
-from ..streaming.kafka_client import client_config
+from ..streaming import status
+from ..streaming.kafka_client import commit_applied, consume_until, consumer_config
 from .export import files_in
 
 TIERS = ("volatile", "persistent")
 BATCH_MAX = 1000
-POLL_S = 0.05
-
-
-def consumer_config(endpoint: KafkaEndpoint, group: str) -> dict:
-    return {
-        **client_config(endpoint),
-        "group.id": group,
-        # As HPS's consumer: commits follow the writes, and a new group replays the
-        # retained history from the oldest update.
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "session.timeout.ms": 6000,
-        # The local broker answers a fetch only when this wait is over (processor.py).
-        "fetch.wait.max.ms": 100,
-    }
+# The status fields the log repeats, when they changed (with skipped:<reason>).
+LOGGED = ("messages", "rows", "skipped")
 
 
 def group_of(tier: str, hostname: str) -> str:
@@ -77,41 +66,20 @@ def vec_sizes(cfg: PipelineConfig) -> dict[str, int]:
 def tier_of(cfg: PipelineConfig, tier: str) -> Tier:
     if tier == "volatile":
         return RedisTier(redis_connection(), cfg.hps.num_partitions)
-    return RocksDbTier(RocksDbWriter(Path(cfg.hps.rocksdb_dir)))
+    return RocksDbWriter(Path(cfg.hps.rocksdb_dir))
 
 
-def run(updater: Updater, consumer: Consumer, stop: threading.Event) -> None:
-    logged = ""
-    try:
-        while not stop.is_set():
-            messages = [m for m in consumer.consume(BATCH_MAX, POLL_S) if _ok(m)]
-            if not messages:
-                continue
-            ends = updater.handle(messages)
-            offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
-            try:
-                consumer.commit(offsets=offsets, asynchronous=False)
-            except KafkaException as error:
-                # A rebalance moved the partitions: their new owner writes the rows again.
-                print(f"commit refused, the batch will be replayed: {error}", flush=True)
-            counts = updater.counts
-            line = f"messages {counts.messages} rows {counts.rows} skipped " + (
-                " ".join(f"{reason}={n}" for reason, n in sorted(counts.skipped.items())) or "none"
-            )
-            if line != logged:
-                print(line, flush=True)
-                logged = line
-    finally:
-        consumer.close()
-
-
-def _ok(message) -> bool:
-    if (error := message.error()) is None:
-        return True
-    if error.fatal():
-        raise KafkaException(error)
-    # End of a partition and the like: nothing to apply.
-    return False
+def counts(updater: Updater, tier: str, group: str) -> dict[str, object]:
+    """The updater's part of its status record."""
+    fields: dict[str, object] = {
+        "tier": tier,
+        "group": group,
+        "messages": updater.counts.messages,
+        "rows": updater.counts.rows,
+        "skipped": sum(updater.counts.skipped.values()),
+    }
+    fields.update({f"skipped:{r}": n for r, n in updater.counts.skipped.items()})
+    return fields
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,13 +92,21 @@ def main(argv: list[str] | None = None) -> None:
     updater = Updater(tier_of(cfg, args.tier), vec_sizes(cfg))
     consumer = Consumer(consumer_config(from_environment(), group))
     consumer.subscribe([EMBEDDINGS.name])
-    print(f"hps updater: tier {args.tier}, group {group}, topic {EMBEDDINGS.name}", flush=True)
+    name = status.host_name()
+    record = keys.hps_updater(cfg.serving.key_prefix, args.tier, name)
+    reporter = status.Reporter(redis_connection(), record, name, LOGGED)
+    print(f"hps updater {name}: tier {args.tier}, group {group}, topic {EMBEDDINGS.name}")
+
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    started = time.time()
-    run(updater, consumer, stop)
-    print(f"hps updater stopped after {time.time() - started:.0f} s", flush=True)
+
+    def handle(messages: list[Message]) -> None:
+        updater.apply((m.topic(), m.key(), m.value()) for m in messages)
+        commit_applied(consumer, messages)
+
+    report = (status.INTERVAL_S, lambda: reporter(counts(updater, args.tier, group)))
+    consume_until(stop, consumer, handle, BATCH_MAX, report)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 The exported files are first checked against ps.json's model entry
 (consistency.file_problems). The table then goes in as HPS itself would insert it
-(load_redis): the same hashes and bytes on the standalone `local` Redis and on a
+(hps_redis.py): the same hashes and bytes on the standalone `local` Redis and on a
 cluster. A hash beside it (keys.hps_table) says what was loaded, with which
 partitioning, so an unchanged model is not rewritten and the smoke tests can check the
 tier without the model files.
@@ -19,16 +19,14 @@ from __future__ import annotations
 import json
 import time
 
-import numpy as np
-import redis
-
 from recstack_contract import hps
 
 from ..artifacts import load_latest
 from ..config import PipelineConfig
 from ..online import redis_connection
 from ..serving import keys
-from ..serving.hps_layout import key_fields, partition_of, value_hash, vector_values
+from ..serving.hps_layout import value_hash
+from ..serving.hps_redis import RedisTier
 from ..serving.hugectr_files import ModelFileError, SparseTable
 from ..steps import StepResult, fingerprint
 from .consistency import file_problems
@@ -37,31 +35,6 @@ from .network import ServedShape
 from .ps_json import ps_model
 
 STEP = "hps"
-# Fields per HSET: one command stays well under Redis's 512 MB request limit and a
-# cluster node is never blocked for long.
-REDIS_BATCH = 4096
-
-
-def load_redis(
-    client: redis.Redis | redis.RedisCluster, tag: str, table: SparseTable, num_partitions: int
-) -> None:
-    """Write every row into its partition's hash; each HSET addresses one hash, so one
-    cluster slot, and works the same on a standalone server and a cluster."""
-    partitions = partition_of(table.keys, num_partitions)
-    pipe = client.pipeline(transaction=False)
-    for partition in range(num_partitions):
-        rows = np.flatnonzero(partitions == partition)
-        for start in range(0, len(rows), REDIS_BATCH):
-            chunk = rows[start : start + REDIS_BATCH]
-            fields = dict(
-                zip(
-                    key_fields(table.keys[chunk]),
-                    vector_values(table.vectors[chunk]),
-                    strict=True,
-                )
-            )
-            pipe.hset(value_hash(tag, partition), mapping=fields)
-        pipe.execute()
 
 
 def load_volatile_tier(cfg: PipelineConfig) -> StepResult:
@@ -85,7 +58,7 @@ def load_volatile_tier(cfg: PipelineConfig) -> StepResult:
     if loaded and int(loaded[b"partitions"]) != partitions:
         for old in range(int(loaded[b"partitions"])):
             client.delete(value_hash(loaded[b"table"].decode(), old))
-    load_redis(client, tag, table, partitions)
+    RedisTier(client, partitions).write(tag, table.keys, table.vectors)
     client.hset(
         record,
         mapping={

@@ -52,6 +52,15 @@ def partition_of(keys: np.ndarray, num_partitions: int) -> np.ndarray:
     return (rrxmrrxmsx_0(keys) % np.uint64(num_partitions)).astype(np.int64)
 
 
+def partition_groups(keys: np.ndarray, num_partitions: int) -> list[tuple[int, np.ndarray]]:
+    """Each partition that holds some of the keys, with the keys' positions in it: one
+    Redis command per partition hash reads or writes them."""
+    partitions = partition_of(keys, num_partitions)
+    order = np.argsort(partitions, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(partitions[order])) + 1)
+    return [(int(partitions[group[0]]), group) for group in groups if len(group)]
+
+
 def key_fields(keys: np.ndarray) -> list[bytes]:
     """Each key's raw bytes: its field in a Redis hash and its key in RocksDB."""
     raw = np.ascontiguousarray(keys, KEY_DTYPE).tobytes()

@@ -27,7 +27,7 @@ import numpy as np
 import redis
 from redis.exceptions import RedisClusterException
 
-from .hps_layout import KEY_DTYPE, VALUE_DTYPE, key_fields, partition_of, value_hash
+from .hps_layout import KEY_DTYPE, VALUE_DTYPE, key_fields, partition_groups, value_hash
 from .hps_rocksdb import RocksDbReader
 
 # What a Redis read can raise: redis-py's cluster errors are not RedisErrors.
@@ -174,22 +174,19 @@ class HpsLookup:
         values: list[bytes | None] = [None] * len(keys)
         if self._clock() < self._redis_down_until:
             return values
-        partitions = partition_of(keys, self._partitions)
-        order = np.argsort(partitions, kind="stable")
-        groups = np.split(order, np.flatnonzero(np.diff(partitions[order])) + 1)
+        groups = partition_groups(keys, self._partitions)
         try:
             if self._client is None:
                 self._client = self._connect()
             pipe = self._client.pipeline(transaction=False)
-            for group in groups:
-                partition = int(partitions[group[0]])
+            for partition, group in groups:
                 pipe.hmget(value_hash(self._tag, partition), key_fields(keys[group]))
             # A partition whose node fails answers with its error; the others still count.
             replies = pipe.execute(raise_on_error=False)
         except REDIS_FAILURES:
             replies = [None] * len(groups)
         failed = False
-        for group, reply in zip(groups, replies, strict=True):
+        for (_, group), reply in zip(groups, replies, strict=True):
             if reply is None or isinstance(reply, Exception):
                 failed = True
                 continue

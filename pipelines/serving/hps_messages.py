@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hps_layout import KEY_DTYPE, VALUE_DTYPE
+from .hps_layout import KEY_DTYPE, VALUE_DTYPE, rrxmrrxmsx_0
 
 MAGIC = 0x52544348
 HEADER = struct.Struct("<II")
@@ -28,6 +28,9 @@ KEY_WIDTH = KEY_DTYPE.itemsize
 # HugeCTR's producer default (KafkaMessageSinkParams.send_buffer_size): no message is
 # larger, and consumers size their receive buffers for it.
 MAX_MESSAGE_BYTES = 256 * 1024
+# HugeCTR's producer default (KafkaMessageSinkParams.num_partitions): a message holds
+# the keys of one key group, rrxmrrxmsx_0(key) % KEY_GROUPS.
+KEY_GROUPS = 8
 # Why a message was refused; the updater counts each.
 REASONS = ("key", "short", "magic", "value_size", "truncated")
 
@@ -56,6 +59,20 @@ def encode(update: Update, max_bytes: int = MAX_MESSAGE_BYTES) -> list[bytes]:
         rows["value"] = vectors[start : start + len(rows)]
         messages.append(HEADER.pack(MAGIC, pair.itemsize - KEY_WIDTH) + rows.tobytes())
     return messages
+
+
+def sink_messages(update: Update, partition_count: int) -> list[tuple[int, bytes]]:
+    """The update as HugeCTR's producer (KafkaMessageSink) sends it: its keys grouped by
+    key group, each group's messages on the Kafka partition (group & 0x7fffffff) %
+    partition_count. A key's updates thus always travel on one partition, in order."""
+    sent = []
+    groups = rrxmrrxmsx_0(update.keys) % np.uint64(KEY_GROUPS)
+    for group in np.unique(groups).tolist():
+        rows = groups == group
+        partition = (int(group) & 0x7FFFFFFF) % partition_count
+        chosen = Update(update.keys[rows], update.vectors[rows])
+        sent += [(partition, message) for message in encode(chosen)]
+    return sent
 
 
 def decode(payload: bytes, vec_size: int, key: bytes | None = None) -> Update:

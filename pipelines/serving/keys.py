@@ -46,6 +46,14 @@ def stream_processor(prefix: str, host: str) -> str:
     return f"{prefix}:stream-processor:{host}"
 
 
+def hps_updater(prefix: str, tier: str, host: str) -> str:
+    return f"{prefix}:hps-updater:{tier}:{host}"
+
+
+def online_trainer(prefix: str, host: str) -> str:
+    return f"{prefix}:online-trainer:{host}"
+
+
 def stream_processor_pattern(prefix: str) -> str:
     return f"{prefix}:stream-processor:*"
 

@@ -53,12 +53,20 @@ class Scoring:
         if not by_ranker.any():
             return scores
         user_of = np.broadcast_to(np.arange(users)[:, None], candidates.shape)[by_ranker]
-        item_rows = rows[by_ranker]
-        user = user_sparse[user_of]
-        sparse = np.concatenate([user, self._catalog.sparse[item_rows]], axis=1)
-        cross = stream_inputs.in_last_click_category(user, self._catalog.category[item_rows])
-        dense = np.concatenate([user_dense[user_of], self._catalog.dense[item_rows], cross], axis=1)
-        scores[by_ranker] = self._ranker.run(
-            None, {"sparse": sparse, "dense": dense.astype(np.float32)}
-        )[0]
+        sparse, dense = ranker_inputs(
+            self._catalog, user_sparse[user_of], user_dense[user_of], rows[by_ranker]
+        )
+        scores[by_ranker] = self._ranker.run(None, {"sparse": sparse, "dense": dense})[0]
         return scores
+
+
+def ranker_inputs(
+    catalog: Catalog, user_sparse: np.ndarray, user_dense: np.ndarray, item_rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ranker's (sparse codes, dense float32) for each (user, item) row: the user's
+    columns (retrieval.UserInputs), the item's catalog row, and their cross. Serving,
+    the batch job and online training all build them here."""
+    sparse = np.concatenate([user_sparse, catalog.sparse[item_rows]], axis=1)
+    cross = stream_inputs.in_last_click_category(user_sparse, catalog.category[item_rows])
+    dense = np.concatenate([user_dense, catalog.dense[item_rows], cross], axis=1)
+    return sparse, dense.astype(np.float32)

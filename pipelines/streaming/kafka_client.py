@@ -13,10 +13,15 @@ MSK is always reached over TLS with the broker's certificate and name verified.
 from __future__ import annotations
 
 import json
+import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from recstack_contract.kafka import KafkaEndpoint, KafkaEndpointError
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from recstack_contract.kafka import KafkaEndpoint, KafkaEndpointError, Topic
 
 if TYPE_CHECKING:
     from botocore.session import Session
@@ -62,6 +67,103 @@ def client_config(
         "sasl.username": username,
         "sasl.password": password,
     }
+
+
+# How long one poll waits for messages: the loop checks `stop` this often.
+POLL_S = 0.05
+
+
+def consumer_config(endpoint: KafkaEndpoint, group: str) -> dict[str, Any]:
+    """A recstack consumer in `group`: it commits what it has applied (commit_applied)."""
+    return {
+        **client_config(endpoint),
+        "group.id": group,
+        # Commits follow the writes, never a timer.
+        "enable.auto.commit": False,
+        # A new group starts at the oldest message: none is skipped, replays are harmless.
+        "auto.offset.reset": "earliest",
+        # A member that died is replaced after this; the local broker also makes a
+        # joining member wait about half of it (23 s with the 45 s default).
+        "session.timeout.ms": 6000,
+        # The local broker answers a fetch only when its wait is over, even if messages
+        # arrived meanwhile: the default 500 ms would be most of the freshness budget.
+        # Shorter waits mean more fetches, and each costs that broker a scan of every
+        # batch it holds (README, Limits). MSK answers as soon as data arrives; there
+        # this only bounds idle polling.
+        "fetch.wait.max.ms": 100,
+    }
+
+
+def received(messages: list[Message]) -> list[Message]:
+    """The messages that carry data. A fatal error (authentication, say) is raised: the
+    client cannot go on; another is logged and skipped."""
+    kept = []
+    for message in messages:
+        if (error := message.error()) is None:
+            kept.append(message)
+        elif error.fatal():
+            raise KafkaException(error)
+        else:
+            print(f"consumer error: {error}", file=sys.stderr, flush=True)
+    return kept
+
+
+def commit_applied(consumer: Consumer, messages: list[Message]) -> None:
+    """Commit past `messages` (all applied), synchronously."""
+    ends: dict[tuple[str, int], int] = {}
+    for message in messages:
+        ends[(message.topic(), message.partition())] = message.offset() + 1
+    if not ends:
+        return
+    try:
+        consumer.commit(
+            offsets=[TopicPartition(t, p, offset) for (t, p), offset in ends.items()],
+            asynchronous=False,
+        )
+    except KafkaException as error:
+        # A rebalance took the partitions meanwhile: their new owner applies the batch
+        # again, which changes nothing. Crashing would only rebalance again.
+        print(f"commit refused, the batch will be replayed: {error}", flush=True)
+
+
+def committed_lag(endpoint: KafkaEndpoint, group: str, topic: Topic) -> int:
+    """Messages on `topic` past `group`'s commits: 0 once the group has applied
+    everything sent so far (a partition it never committed counts from its start)."""
+    consumer = Consumer({**client_config(endpoint), "group.id": group})
+    try:
+        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+        lag = 0
+        for position in consumer.committed(partitions, timeout=10):
+            low, high = consumer.get_watermark_offsets(position, timeout=10)
+            # The local broker can report an end below a commit it accepted.
+            lag += max(0, high - max(position.offset, low))
+        return lag
+    finally:
+        consumer.close()
+
+
+def consume_until(
+    stop: threading.Event,
+    consumer: Consumer,
+    handle: Callable[[list[Message]], None],
+    batch_max: int,
+    every: tuple[float, Callable[[], None]],
+) -> None:
+    """Hand each batch of messages (at most batch_max, none with an error) to `handle`
+    until `stop` is set, call every[1] every every[0] seconds, then leave the group:
+    the partitions move to the group's other members at once, not after a timeout."""
+    interval_s, periodic = every
+    next_due = 0.0
+    try:
+        while not stop.is_set():
+            messages = received(consumer.consume(batch_max, POLL_S))
+            if messages:
+                handle(messages)
+            if time.time() >= next_due:
+                periodic()
+                next_due = time.time() + interval_s
+    finally:
+        consumer.close()
 
 
 def _iam_token_callback(region: str, session: Session) -> TokenCallback:

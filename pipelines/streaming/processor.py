@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -47,15 +46,15 @@ from recstack_contract.kafka import (
     INTERACTIONS_DLQ,
     INTERACTIONS_DLQ_HEADERS,
     STREAM_PROCESSOR_GROUP,
-    KafkaEndpoint,
     from_environment,
 )
 
 from .. import schema
 from ..config import load_config
-from ..online import redis_connection
+from ..online import redis_connection, until_redis_answers
+from ..serving import keys
 from . import activity, status
-from .kafka_client import client_config
+from .kafka_client import client_config, commit_applied, consumer_config, received
 from .store import ActivityStore
 
 # The freshness objective: an event produced is reflected in the served answer within
@@ -141,14 +140,8 @@ class StreamProcessor:
         """Apply one batch and commit it (steps 1-4 above)."""
         now = self._clock()
         valid: list[Event] = []
-        ends: dict[tuple[str, int], int] = {}
+        messages = received(messages)
         for message in messages:
-            if (error := message.error()) is not None:
-                if error.fatal():  # the client cannot go on (authentication, say)
-                    raise KafkaException(error)
-                print(f"consumer error: {error}", file=sys.stderr, flush=True)
-                continue
-            ends[(message.topic(), message.partition())] = message.offset() + 1
             try:
                 event = decode(message.key(), message.value(), now)
                 self.known.check(event)
@@ -157,17 +150,10 @@ class StreamProcessor:
                 continue
             valid.append(event)
         if valid:
-            self._apply_until_redis_answers(valid)
+            until_redis_answers(lambda: self._store.apply(valid), REDIS_OUTAGE_S)
         if self._dead_letters.flush(DLQ_FLUSH_TIMEOUT_S):
             raise RuntimeError("the broker did not acknowledge the dead-lettered messages")
-        if ends:
-            offsets = [TopicPartition(t, p, offset) for (t, p), offset in ends.items()]
-            try:
-                self._consumer.commit(offsets=offsets, asynchronous=False)
-            except KafkaException as error:
-                # A rebalance took the partitions meanwhile: their new owner applies the
-                # batch again, which changes nothing. Crashing would only rebalance again.
-                print(f"commit refused, the batch will be replayed: {error}", flush=True)
+        commit_applied(self._consumer, messages)
         counters = self.counters
         counters.consumed += len(messages)
         counters.applied += len(valid)
@@ -175,24 +161,6 @@ class StreamProcessor:
         counters.largest_batch = max(counters.largest_batch, len(messages))
         if valid:
             counters.applied_delay_s = self._clock() - max(e.ts for e in valid)
-
-    def _apply_until_redis_answers(self, events: list[Event]) -> None:
-        """Apply the batch, retrying while Redis is unreachable (a restart, a failover):
-        the offsets wait meanwhile. Past REDIS_OUTAGE_S the process ends uncommitted
-        and its restart replays the batch; waiting longer would lose its place in the
-        consumer group anyway (max.poll.interval.ms)."""
-        waited, pause = 0.0, 0.5
-        while True:
-            try:
-                self._store.apply(events)
-                return
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                if waited >= REDIS_OUTAGE_S:
-                    raise
-                print(f"Redis unreachable ({error}); retrying in {pause:g} s", flush=True)
-                time.sleep(pause)
-                waited += pause
-                pause = min(2 * pause, 5.0)
 
     def _dead_letter(self, message: Message, refused: InvalidEvent) -> None:
         self.counters.dead_lettered[refused.reason] += 1
@@ -275,33 +243,13 @@ def _raise_undelivered(error, _message) -> None:
         raise RuntimeError(f"dead letter not delivered: {error}")
 
 
-def consumer_config(endpoint: KafkaEndpoint) -> dict:
-    return {
-        **client_config(endpoint),
-        "group.id": STREAM_PROCESSOR_GROUP,
-        # Commits follow the writes (handle()), never a timer.
-        "enable.auto.commit": False,
-        # A new group starts at the oldest event: none is skipped, replays are harmless.
-        "auto.offset.reset": "earliest",
-        # A member that died is replaced after this; the local broker also makes a
-        # joining member wait about half of it (23 s with the 45 s default).
-        "session.timeout.ms": 6000,
-        # The local broker answers a fetch only when its wait is over, even if events
-        # arrived meanwhile: the default 500 ms would be most of the freshness budget.
-        # Shorter waits mean more fetches, and each costs that broker a scan of every
-        # batch it holds (README, Limits). MSK answers as soon as data arrives; there
-        # this only bounds idle polling.
-        "fetch.wait.max.ms": 100,
-    }
-
-
 def run(config_path: Path, name: str, stop: threading.Event) -> None:
     cfg = load_config(config_path)
     endpoint = from_environment()
     client = redis_connection()
     known = Known.load(cfg.paths.data_dir)
     prefix = cfg.serving.key_prefix
-    consumer = Consumer(consumer_config(endpoint))
+    consumer = Consumer(consumer_config(endpoint, STREAM_PROCESSOR_GROUP))
     processor = StreamProcessor(
         consumer,
         Producer({**client_config(endpoint), "acks": "all", "linger.ms": 5}),
@@ -328,7 +276,7 @@ def run(config_path: Path, name: str, stop: threading.Event) -> None:
                 state = processor.report(name, started_at)
                 # Redis away: the next report, once it is back.
                 with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
-                    status.write(client, prefix, name, state)
+                    status.write(client, keys.stream_processor(prefix, name), state)
                 # The log gets a line when something changed, not every report.
                 if (line := _log_line(state)) != logged:
                     print(line, flush=True)
@@ -354,7 +302,7 @@ def wait_ready(config_path: Path, name: str, timeout_s: float) -> None:
     client = redis_connection()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        state = status.read(client, cfg.serving.key_prefix, name)
+        state = status.read(client, keys.stream_processor(cfg.serving.key_prefix, name))
         if state.get("joined") == "true" and Path(f"/proc/{state['pid']}").exists():
             print(
                 f"stream processor {name} is in group {STREAM_PROCESSOR_GROUP}: {_log_line(state)}"
@@ -373,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, required=True, help="the pipeline config file")
     parser.add_argument(
         "--name",
-        default=os.environ.get("RECSTACK_PROCESSOR_NAME") or socket.gethostname(),
+        default=status.host_name(),
         help="this processor's name in recstack status (default: the host name)",
     )
     parser.add_argument(
