@@ -41,14 +41,13 @@ import redis
 import torch
 
 from pipelines import schema
-from pipelines.hugectr import updater as updater_service
 from pipelines.serving.hps_layout import slot_keys
 from pipelines.serving.hps_lookup import EmbeddingCache, HpsLookup
 from pipelines.serving.hps_messages import Update, encode
 from pipelines.serving.hps_ranker import HpsRanker
 from pipelines.serving.hps_redis import RedisTier
 from pipelines.serving.hps_rocksdb import RocksDbReader, RocksDbWriter, write_table
-from pipelines.serving.hps_updater import Tier, Updater
+from pipelines.serving.hps_updater import BATCH_MAX, Tier, Updater
 from pipelines.serving.hugectr_files import SparseTable
 from pipelines.train.dlrm import DLRM, DenseRanker
 from pipelines.train.export import export_onnx
@@ -143,8 +142,8 @@ def _update_rows_per_s(tier: Tier, keys: int, rng: np.random.Generator) -> int:
     messages = [(TAG, None, message) for message in encode(update)]
     updater = Updater(tier, {TAG: DIM})
     started = time.monotonic()
-    for start in range(0, len(messages), updater_service.BATCH_MAX):
-        updater.apply(messages[start : start + updater_service.BATCH_MAX])
+    for start in range(0, len(messages), BATCH_MAX):
+        updater.apply(messages[start : start + BATCH_MAX])
     return int(updater.counts.rows / (time.monotonic() - started))
 
 

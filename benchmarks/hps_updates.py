@@ -25,13 +25,13 @@ from confluent_kafka import Producer
 from pipelines.config import Paths
 from pipelines.hugectr.trainer import producer_config, settled
 from pipelines.serving import keys
+from pipelines.serving import service_status as status
 from pipelines.serving.catalog import Catalog
 from pipelines.serving.hps_layout import VALUE_DTYPE, slot_keys
 from pipelines.serving.hps_messages import Update, sink_messages
 from pipelines.serving.hps_redis import RedisTier
 from pipelines.serving.hugectr_files import ExportedTable, InferenceFiles
 from pipelines.serving.spec import HUGECTR_DIRECTORY, ServingSpec
-from pipelines.streaming import status
 from pipelines.streaming.events import EventProducer
 from recstack.endpoints import Endpoints
 from recstack.stages import scoring_inputs, served_scores

@@ -40,6 +40,9 @@ class Endpoints:
     # The trainer hosts' inventory names: each runs a stream processor, an HPS updater
     # of the Redis tier and an online trainer, which report under that name.
     trainer_hosts: tuple[str, ...]
+    # The serving hosts' inventory names: each runs the RocksDB tier's HPS updater, which
+    # reports under that name.
+    serving_hosts: tuple[str, ...]
     # Where clients reach Triton: each host, or a cloud stack's load balancer.
     triton_hosts: tuple[str, ...]
     triton_http_port: int
@@ -59,6 +62,7 @@ class Endpoints:
             kafka=KafkaEndpoint.from_mapping(raw["kafka"]),
             kafka_topics=tuple(raw["kafka_topics"]),
             trainer_hosts=tuple(raw["trainer_hosts"]),
+            serving_hosts=tuple(raw["serving_hosts"]),
             triton_hosts=tuple(raw["triton"]["hosts"]),
             triton_http_port=raw["triton"]["http_port"],
             triton_grpc_port=raw["triton"]["grpc_port"],

@@ -15,8 +15,8 @@ from confluent_kafka.admin import AdminClient
 from tritonclient.utils import InferenceServerException
 
 from pipelines.serving import keys
-from pipelines.streaming import status as processor_status
-from pipelines.streaming.kafka_client import client_config
+from pipelines.serving import service_status as processor_status
+from pipelines.serving.kafka_client import client_config
 from recstack_contract.kafka import KafkaEndpoint
 from recstack_contract.secrets import TRITON_ADMIN_TOKEN
 
@@ -205,18 +205,23 @@ def _described(
     return state if isinstance(state, Check) else Check(service, name, True, describe(state))
 
 
-def check_hps_updater(where: Endpoints, password: str, name: str) -> Check:
-    return _described(
-        where,
-        password,
-        "hps-updater",
-        keys.hps_updater(where.key_prefix, "volatile", name),
-        name,
-        lambda state: (
-            f"group {state['group']}: {state['messages']} messages, {state['rows']} rows "
-            f"written, {_skips(state)}"
-        ),
+def _updater_detail(state: dict[str, str]) -> str:
+    return (
+        f"group {state['group']}: {state['messages']} messages, {state['rows']} rows "
+        f"written, {_skips(state)}"
     )
+
+
+def check_hps_updater(where: Endpoints, password: str, name: str) -> Check:
+    """The Redis tier's updater on the trainer host `name`."""
+    key = keys.hps_updater(where.key_prefix, "volatile", name)
+    return _described(where, password, "hps-updater", key, name, _updater_detail)
+
+
+def check_rocksdb_updater(where: Endpoints, password: str, name: str) -> Check:
+    """The RocksDB tier's updater on the serving host `name`."""
+    key = keys.hps_updater(where.key_prefix, "persistent", name)
+    return _described(where, password, "hps-rocksdb-updater", key, name, _updater_detail)
 
 
 def check_online_trainer(where: Endpoints, password: str, name: str) -> Check:
@@ -239,6 +244,7 @@ def check_all(endpoints: Endpoints, password: str, triton_admin_token: str) -> l
     checks.append(check_kafka(endpoints.kafka, endpoints.kafka_topics))
     for check in (check_stream_processor, check_hps_updater, check_online_trainer):
         checks += [check(endpoints, password, name) for name in endpoints.trainer_hosts]
+    checks += [check_rocksdb_updater(endpoints, password, n) for n in endpoints.serving_hosts]
     checks += [
         check_triton(endpoints.http_url(host), triton_admin_token)
         for host in endpoints.triton_hosts

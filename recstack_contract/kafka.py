@@ -7,7 +7,7 @@ SASL/SCRAM-SHA-512 with the user kept in the stack's Secrets Manager secret); MS
 always reached over TLS. The stack exports it (`as_mapping()`, the Ansible variable
 `recstack_kafka`), processes get it as RECSTACK_KAFKA_<FIELD> (`environment()`, read
 back by `from_environment()`). It names the SCRAM secret but never holds its value.
-pipelines/streaming/kafka_client.py turns it into client settings.
+pipelines/serving/kafka_client.py turns it into client settings.
 """
 
 from __future__ import annotations

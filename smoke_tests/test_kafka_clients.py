@@ -22,7 +22,7 @@ PYTHON = "/opt/recstack/app/venv/bin/python"
 ROUND_TRIP = """
 import json, sys, time
 from confluent_kafka import Consumer, Producer
-from pipelines.streaming.kafka_client import client_config
+from pipelines.serving.kafka_client import client_config
 from recstack_contract.kafka import from_environment
 topic, marker = sys.argv[1:3]
 config = client_config(from_environment())

@@ -14,8 +14,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from pipelines import schema
 from pipelines.serving import feast_layout, stream_inputs
+from pipelines.serving.kafka_client import client_config
 from pipelines.streaming.events import EventProducer
-from pipelines.streaming.kafka_client import client_config
 from pipelines.streaming.processor import FRESHNESS_SLO_S
 from pipelines.streaming.store import STREAM_LAYOUT
 from recstack import client, health
@@ -30,7 +30,8 @@ POLL_S = 0.02
 @pytest.fixture(scope="module")
 def streaming_services_ready(where: Endpoints, redis_password: str) -> None:
     """Every trainer host's stream processor reports and is in its group (a fresh
-    deployment's may still be joining), and its HPS updater and online trainer report."""
+    deployment's may still be joining), and its HPS updater and online trainer report, as
+    does every serving host's RocksDB updater."""
     deadline = time.monotonic() + 30
     while True:
         checks = [
@@ -41,7 +42,7 @@ def streaming_services_ready(where: Endpoints, redis_password: str) -> None:
                 health.check_online_trainer,
             )
             for name in where.trainer_hosts
-        ]
+        ] + [health.check_rocksdb_updater(where, redis_password, n) for n in where.serving_hosts]
         failed = [c for c in checks if not c.ok]
         if not failed:
             return

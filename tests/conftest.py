@@ -17,7 +17,9 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from pipelines.hugectr import trainer
+from pipelines.serving.kafka_client import committed_lag
 from recstack import endpoints, environments, health, rehearsal
+from recstack_contract.kafka import EMBEDDINGS, hps_persistent_group
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +40,12 @@ def known_users(local: endpoints.Endpoints, live_redis: redis.Redis) -> list[int
 
 @pytest.fixture
 def training_settled(local: endpoints.Endpoints) -> None:
-    """Every interaction the earlier tests sent is trained and its rows are in Redis, so
-    that nothing rewrites embedding rows while a test looks at them (tests run one at
-    a time)."""
+    """Every interaction the earlier tests sent is trained and its rows are in Redis and
+    this host's RocksDB, so that nothing rewrites embedding rows while a test looks at
+    them (tests run one at a time)."""
     deadline = time.monotonic() + 120
-    while not trainer.settled(local.kafka):
+    rocksdb_group = hps_persistent_group(socket.gethostname())
+    while not trainer.settled(local.kafka) or committed_lag(local.kafka, rocksdb_group, EMBEDDINGS):
         assert time.monotonic() < deadline, "online training did not catch up within 120 s"
         time.sleep(0.2)
 

@@ -1,13 +1,19 @@
 """HPS's bytes as the contract gives them, written and read here without the kit's codec
-or lookup: a message encoded by hand, and a key's vector read from its partition hash."""
+or lookup: a message encoded by hand, a key's vector read from its partition hash, and
+the keys' vectors in this host's RocksDB."""
 
 from __future__ import annotations
 
 import struct
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
+from pipelines.hugectr.settings import HpsSettings
 from pipelines.serving.hps_layout import key_fields, partition_of, value_hash
+from pipelines.serving.hps_rocksdb import RocksDbReader
+from recstack_contract import hps
 
 
 def hand_encoded(pairs: dict[int, list[float]], value_size: int | None = None) -> bytes:
@@ -18,6 +24,21 @@ def hand_encoded(pairs: dict[int, list[float]], value_size: int | None = None) -
         struct.pack("<q", key) + struct.pack(f"<{len(v)}f", *v) for key, v in pairs.items()
     )
     return b"HCTR" + struct.pack("<I", value_size) + body
+
+
+def rocksdb_rows(keys) -> np.ndarray:
+    """The keys' vectors in this host's RocksDB tier (the deployed `hps.rocksdb_dir`),
+    read as a secondary instance, as the stages read it; NaN rows where absent."""
+    with tempfile.TemporaryDirectory() as secondary:
+        reader = RocksDbReader(Path(HpsSettings().rocksdb_dir), hps.table_tag(), Path(secondary))
+        try:
+            values = reader.get(key_fields(np.asarray(keys, np.int64)))
+        finally:
+            reader.close()
+    vec = next((len(v) // 4 for v in values if v is not None), 1)
+    return np.stack(
+        [np.full(vec, np.nan, np.float32) if v is None else np.frombuffer(v, "<f4") for v in values]
+    )
 
 
 def redis_rows(client, tag: str, keys, partitions: int) -> list[list[float] | None]:

@@ -47,6 +47,7 @@ STREAMING_MODULES = (
     b"pipelines.streaming.processor",
     b"pipelines.hugectr.updater",
     b"pipelines.hugectr.trainer",
+    b"recstack_serving.hps_rocksdb_updater",
 )
 
 

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from typer.testing import CliRunner
 
-from pipelines.streaming.kafka_client import client_config
+from pipelines.serving.kafka_client import client_config
 from recstack.cli import app
 from recstack.endpoints import Endpoints
 from recstack_contract.events import decode

@@ -4,8 +4,10 @@ the local broker is applied by the deployed updater (recstack-hps-updater, in HP
 group `hps.volatile`) and changes the served scores of the candidates whose item rows
 it replaced, within the stage's refresh interval; a malformed message just before it
 is skipped and counted in the updater's status record (the unit tests count each
-kind). The original rows are published back the same way afterwards, and the scores
-return to what they were."""
+kind). The serving host's RocksDB updater (recstack-hps-rocksdb-updater, group
+`hps.persistent.<hostname>`) applies it too, and counts the malformed one. The original
+rows are published back the same way afterwards, and the scores return to what they
+were."""
 
 from __future__ import annotations
 
@@ -16,17 +18,17 @@ import pytest
 import redis
 import tritonclient.grpc as grpcclient
 from confluent_kafka import Producer
-from hps_tier import hand_encoded, redis_rows
+from hps_tier import hand_encoded, redis_rows, rocksdb_rows
 from scoring_stage import tier_scoring
 
 from pipelines.config import Paths
+from pipelines.serving import service_status as processor_status
 from pipelines.serving.catalog import Catalog
-from pipelines.serving.hps_layout import slot_keys
+from pipelines.serving.hps_layout import partition_of, slot_keys
 from pipelines.serving.hugectr_files import ExportedTable, InferenceFiles
+from pipelines.serving.kafka_client import client_config
 from pipelines.serving.keys import hps_updater as updater_record
 from pipelines.serving.spec import HUGECTR_DIRECTORY, ServingSpec
-from pipelines.streaming import status as processor_status
-from pipelines.streaming.kafka_client import client_config
 from recstack.endpoints import Endpoints
 from recstack.stages import scoring_inputs, served_scores
 from recstack_contract import hps
@@ -37,13 +39,25 @@ pytestmark = pytest.mark.deployed
 TAG = hps.table_tag()
 
 
-def _pairs(keys: np.ndarray, vectors: np.ndarray) -> bytes:
-    return hand_encoded(dict(zip(keys.tolist(), vectors.tolist(), strict=True)))
+def _messages(keys: np.ndarray, vectors: np.ndarray) -> list[tuple[int, bytes]]:
+    """Each key's pair on its HPS key group's partition, as any producer must send them
+    (README: one key's updates on one partition), so that they stay in order with the
+    online trainer's updates of the same rows in every tier."""
+    groups = partition_of(keys, 8) % EMBEDDINGS.partitions
+    return [
+        (
+            int(p),
+            hand_encoded(
+                dict(zip(keys[groups == p].tolist(), vectors[groups == p].tolist(), strict=True))
+            ),
+        )
+        for p in np.unique(groups)
+    ]
 
 
-def _publish(producer: Producer, *values: bytes) -> None:
-    for value in values:
-        producer.produce(EMBEDDINGS.name, value=value, partition=0)
+def _publish(producer: Producer, messages: list[tuple[int, bytes]]) -> None:
+    for partition, value in messages:
+        producer.produce(EMBEDDINGS.name, value=value, partition=partition)
     assert producer.flush(30) == 0, "the broker did not acknowledge the updates"
 
 
@@ -91,32 +105,46 @@ def test_a_hand_encoded_update_changes_the_served_scores(
     client, partitions = live_redis, spec.hps_partitions
     original = np.array(redis_rows(client, TAG, keys, partitions), np.float32)
 
-    record = updater_record(local.key_prefix, "volatile", local.trainer_hosts[0])
+    # The Redis tier's updater on the trainer host, the RocksDB tier's on the serving host.
+    records = [
+        updater_record(local.key_prefix, "volatile", local.trainer_hosts[0]),
+        updater_record(local.key_prefix, "persistent", local.serving_hosts[0]),
+    ]
 
-    def skipped_value_size() -> int:
-        return int(processor_status.read(client, record).get("skipped:value_size", 0))
+    def skipped_value_size() -> list[int]:
+        return [int(processor_status.read(client, r).get("skipped:value_size", 0)) for r in records]
 
     skipped_before = skipped_value_size()
     producer = Producer(client_config(local.kafka))
     try:
         # A value size that is not the table's: skipped, and the updater goes on.
-        _publish(producer, b"HCTR\x00\x00\x00\x00junk", _pairs(keys, original * -3.0))
+        _publish(producer, [(0, b"HCTR\x00\x00\x00\x00junk"), *_messages(keys, original * -3.0)])
         _wait_for(
             lambda: np.abs(served()[0, :10] - want[0, :10]).min() > 1e-4,
             spec.hps_refresh_s + 20,
             "the served scores did not change",
         )
         np.testing.assert_array_equal(redis_rows(client, TAG, keys, partitions), original * -3.0)
-        # Counted in the updater's status record (recstack status), within a report or two.
         _wait_for(
-            lambda: skipped_value_size() == skipped_before + 1,
+            lambda: np.array_equal(rocksdb_rows(keys), original * -3.0),
+            10,
+            "the serving host's RocksDB did not get the update",
+        )
+        # Counted in the updaters' status records (recstack status), within a report or two.
+        _wait_for(
+            lambda: skipped_value_size() == [n + 1 for n in skipped_before],
             3 * processor_status.INTERVAL_S,
-            "the updater's status did not count the malformed message",
+            "the updaters' status did not count the malformed message",
         )
     finally:
-        _publish(producer, _pairs(keys, original))
+        _publish(producer, _messages(keys, original))
     _wait_for(
         as_before,
         spec.hps_refresh_s + 20,
         "the scores did not return to what they were",
+    )
+    _wait_for(
+        lambda: np.array_equal(rocksdb_rows(keys), original),
+        10,
+        "the serving host's RocksDB did not get the original rows back",
     )

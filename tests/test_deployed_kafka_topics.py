@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from pipelines.streaming.kafka_client import client_config
+from pipelines.serving.kafka_client import client_config
 from pipelines.streaming.topics import ensure_topics
 from recstack.endpoints import Endpoints
 from recstack_contract.kafka import TOPICS, Topic

@@ -17,11 +17,11 @@ from confluent_kafka import Producer
 from scoring_stage import tier_scoring
 
 from pipelines.config import Paths
+from pipelines.serving import service_status as status
+from pipelines.serving.kafka_client import client_config
 from pipelines.serving.keys import online_trainer
 from pipelines.serving.spec import ServingSpec
-from pipelines.streaming import status
 from pipelines.streaming.events import EventProducer
-from pipelines.streaming.kafka_client import client_config
 from recstack.endpoints import Endpoints
 from recstack.stages import scoring_inputs, served_scores
 from recstack_contract.kafka import INTERACTIONS

@@ -19,8 +19,8 @@ import redis
 
 from pipelines.config import load_config
 from pipelines.serving import feast_layout, keys
+from pipelines.serving import service_status as processor_status
 from pipelines.streaming import activity
-from pipelines.streaming import status as processor_status
 from pipelines.streaming.events import EventProducer
 from pipelines.streaming.processor import Known
 from pipelines.streaming.store import STREAM_LAYOUT

@@ -15,7 +15,8 @@ from rocksdict import Options, Rdict
 from pipelines.hugectr.export import write_inference_model
 from pipelines.serving.hps_layout import partition_of, value_hash
 from pipelines.serving.hps_redis import RedisTier
-from pipelines.serving.hps_rocksdb import RocksDbReader, load_exported, write_table
+from pipelines.serving.hps_rocksdb import RocksDbReader, is_loaded, load_exported, write_table
+from pipelines.serving.hps_rocksdb_updater import wait_loaded
 from pipelines.serving.hugectr_files import SparseTable
 from pipelines.serving.spec import ServingSpec
 from pipelines.train.dlrm import DLRM
@@ -113,11 +114,17 @@ def test_a_serving_host_loads_the_exported_table_once_per_version(tmp_path: Path
         hps_redis_retry_s=5.0,
     )
     spec.write(stage)
+    assert not is_loaded(stage)
     first = load_exported(stage)
-    assert first["changed"] and first["rows"] == 49
+    assert first["changed"] and first["rows"] == 49 and is_loaded(stage)
     assert not load_exported(stage)["changed"]
     dataclasses.replace(spec, model_version="v2").write(stage)
-    assert load_exported(stage)["changed"]
+    # A new model version: the deployment waits until the host's updater loaded it.
+    assert not is_loaded(stage)
+    with pytest.raises(SystemExit, match="did not load"):
+        wait_loaded(stage, 0.3)
+    assert load_exported(stage)["changed"] and is_loaded(stage)
+    wait_loaded(stage, 0.3)
     reader = RocksDbReader(tmp_path / "rocksdb", TAG, tmp_path / "secondary")
     values = reader.get([int(k).to_bytes(8, "little", signed=True) for k in range(49)])
     reader.close()

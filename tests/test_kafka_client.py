@@ -17,7 +17,7 @@ import botocore.session
 import pytest
 from confluent_kafka import Producer
 
-from pipelines.streaming.kafka_client import client_config
+from pipelines.serving.kafka_client import client_config
 from recstack import health
 from recstack_contract.kafka import (
     ENVIRONMENT_PREFIX,

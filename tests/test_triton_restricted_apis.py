@@ -127,6 +127,7 @@ def test_the_service_runs_that_command() -> None:
         if t.get("ansible.builtin.include_role", {}).get("name") == "supervised_service"
         and "vars" in t
         and "supervised_service_command" in t["vars"]
+        and t["vars"]["supervised_service_name"] == "triton"
     ]
     assert service["vars"]["supervised_service_command"] == "{{ triton__command }}"
 

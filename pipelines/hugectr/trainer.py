@@ -14,7 +14,7 @@ take the step twice, which a later step corrects like any noise; nothing is lost
 
 A newly published model (a new artifacts version) is picked up between batches: the
 trainer drops the rows it held and starts again from the new table. Every
-status.INTERVAL_S it writes its counts to its status record (streaming/status.py;
+status.INTERVAL_S it writes its counts to its status record (serving/service_status.py;
 `recstack status` shows it) and logs them when they changed.
 """
 
@@ -43,10 +43,10 @@ from ..artifacts import load_latest
 from ..config import PipelineConfig, load_config
 from ..online import redis_connection, until_redis_answers
 from ..serving import feast_layout, keys
+from ..serving import service_status as status
 from ..serving.hps_messages import MAX_MESSAGE_BYTES, Update, sink_messages
 from ..serving.hps_redis import RedisTier
-from ..streaming import status
-from ..streaming.kafka_client import (
+from ..serving.kafka_client import (
     client_config,
     commit_applied,
     committed_lag,

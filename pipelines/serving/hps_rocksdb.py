@@ -3,13 +3,10 @@ named by its tag, keys and values as raw bytes (HugeCTR `rocksdb_backend.cpp`), 
 host's HPS and the kit's CPU stage read the same database.
 
 Each serving host loads it from the exported files in the scoring stage's version
-directory before Triton starts, as HPS inserts every table at startup:
-
-    cd <model repository>/scoring/1 && <stage python> -m recstack_serving.hps_rocksdb
-
-(the deployment runs this). A marker file in the database records the model version
-loaded, so an unchanged model is not rewritten. The stages read the database as
-secondary instances (RocksDbReader): its writer stays the only one.
+directory before Triton starts, as HPS inserts every table at startup (load_exported:
+the host's updater does, hps_rocksdb_updater.py, the database's only writer). A marker
+file in the database records the model version loaded, so an unchanged model is not
+rewritten. The stages read the database as secondary instances (RocksDbReader).
 """
 
 from __future__ import annotations
@@ -79,18 +76,30 @@ def write_table(path: Path, tag: str, table: SparseTable) -> None:
         writer.close()
 
 
+def _wanted(stage_dir: Path) -> tuple[Path, dict[str, str]]:
+    """The host's database and what it must have loaded for the stage's model."""
+    spec = ServingSpec.read(stage_dir)
+    return Path(spec.hps_rocksdb_dir), {
+        "model_version": spec.model_version,
+        "table": hps.table_tag(),
+    }
+
+
+def is_loaded(stage_dir: Path) -> bool:
+    path, loaded = _wanted(stage_dir)
+    marker = path / MARKER
+    return marker.exists() and json.loads(marker.read_text()) == loaded
+
+
 def load_exported(stage_dir: Path) -> dict[str, object]:
     """The stage's exported table into the host's RocksDB, unless that version is there."""
-    spec = ServingSpec.read(stage_dir)
-    path = Path(spec.hps_rocksdb_dir)
-    loaded = {"model_version": spec.model_version, "table": hps.table_tag()}
-    marker = path / MARKER
-    if marker.exists() and json.loads(marker.read_text()) == loaded:
+    path, loaded = _wanted(stage_dir)
+    if is_loaded(stage_dir):
         return {"changed": False, **loaded, "path": str(path)}
     files = InferenceFiles.under(stage_dir / HUGECTR_DIRECTORY, hps.MODEL)
     table = SparseTable.read(files.sparse[0], ExportedTable.read(files.network).vec_size)
     write_table(path, hps.table_tag(), table)
-    marker.write_text(json.dumps(loaded))
+    (path / MARKER).write_text(json.dumps(loaded))
     return {"changed": True, **loaded, "rows": len(table.keys), "path": str(path)}
 
 
@@ -122,8 +131,3 @@ def raw_options() -> Options:
     options = Options(raw_mode=True)
     options.create_if_missing(True)
     return options
-
-
-if __name__ == "__main__":
-    # The last line is the result as JSON (the deployment reads `changed` from it).
-    print(json.dumps(load_exported(Path.cwd())))

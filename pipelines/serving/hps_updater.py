@@ -12,20 +12,35 @@ in order.
 The Redis tier writes a batch's rows with one pipeline, the RocksDB tier one write batch
 per table. Whoever runs the RocksDB tier must be its only writer (the serving stages
 read it as secondary instances, hps_rocksdb.py).
+
+`serve` runs an updater as a service, in HPS's consumer group of its tier: the Redis
+tier's from the trainer hosts (pipelines/hugectr/updater.py), each serving host's
+RocksDB from that host's stage package (hps_rocksdb_updater.py). The brokers come from
+RECSTACK_KAFKA_* (recstack_contract.kafka), like every recstack client.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+from confluent_kafka import Consumer, Message
 
+from recstack_contract.kafka import EMBEDDINGS, from_environment
+
+from . import keys, service_status
 from .hps_messages import MalformedMessage, decode
+from .kafka_client import commit_applied, consume_until, consumer_config
 
 UNKNOWN_TABLE = "unknown_table"
+BATCH_MAX = 1000
+# The status fields the log repeats, when they changed (with skipped:<reason>).
+LOGGED = ("messages", "rows", "skipped")
 # A consumed message as the updater reads it: its topic, its key and its value.
 Received = tuple[str, bytes | None, bytes | None]
 
@@ -69,3 +84,40 @@ class Updater:
                 keys = np.fromiter(rows, np.int64, len(rows))
                 self._tier.write(tag, keys, np.stack(list(rows.values())))
                 self.counts.rows += len(rows)
+
+
+def counts(updater: Updater, tier: str, group: str) -> dict[str, object]:
+    """The updater's part of its status record (service_status.py)."""
+    fields: dict[str, object] = {
+        "tier": tier,
+        "group": group,
+        "messages": updater.counts.messages,
+        "rows": updater.counts.rows,
+        "skipped": sum(updater.counts.skipped.values()),
+    }
+    fields.update({f"skipped:{r}": n for r, n in updater.counts.skipped.items()})
+    return fields
+
+
+def serve(updater: Updater, tier: str, group: str, key_prefix: str, client) -> None:
+    """Apply the table's topic in `group` until SIGTERM or SIGINT, batch by batch: apply,
+    then commit (a crash in between replays the batch, which writes the same rows
+    again). Every INTERVAL_S the counts go to the updater's status record in `client`'s
+    Redis, and to the log when they changed."""
+    name = service_status.host_name()
+    consumer = Consumer(consumer_config(from_environment(), group))
+    consumer.subscribe([EMBEDDINGS.name])
+    reporter = service_status.Reporter(
+        client, keys.hps_updater(key_prefix, tier, name), name, LOGGED
+    )
+    print(f"hps updater {name}: tier {tier}, group {group}, topic {EMBEDDINGS.name}", flush=True)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def handle(messages: list[Message]) -> None:
+        updater.apply((m.topic(), m.key(), m.value()) for m in messages)
+        commit_applied(consumer, messages)
+
+    report = (service_status.INTERVAL_S, lambda: reporter(counts(updater, tier, group)))
+    consume_until(stop, consumer, handle, BATCH_MAX, report)

@@ -12,7 +12,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from recstack_contract.events import Event
 from recstack_contract.kafka import INTERACTIONS, KafkaEndpoint
 
-from .kafka_client import client_config
+from ..serving.kafka_client import client_config
 
 FLUSH_TIMEOUT_S = 30.0
 

@@ -53,8 +53,9 @@ from .. import schema
 from ..config import load_config
 from ..online import redis_connection, until_redis_answers
 from ..serving import keys
-from . import activity, status
-from .kafka_client import client_config, commit_applied, consumer_config, received
+from ..serving import service_status as status
+from ..serving.kafka_client import client_config, commit_applied, consumer_config, received
+from . import activity
 from .store import ActivityStore
 
 # The freshness objective: an event produced is reflected in the served answer within

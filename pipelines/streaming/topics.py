@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from recstack_contract.kafka import TOPICS, KafkaEndpoint, Topic, from_environment
 
-from .kafka_client import client_config
+from ..serving.kafka_client import client_config
 
 TIMEOUT_S = 30.0
 

@@ -30,6 +30,21 @@ def kafka_environment(endpoint: dict[str, Any]) -> dict[str, str]:
         raise AnsibleFilterError(f"recstack_kafka: {error}") from None
 
 
+def kafka_topic_ids(broker_hostvars: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """The topics' ids on the local broker (the kafka role's kafka_topic_ids fact), from
+    the kafka hosts' variables; {} where there is none (MSK). A consumer of a topic of
+    the local broker restarts on its id: after a broker restart the topic is created
+    again with a new id, and a consumer subscribed before stays without partitions."""
+    for variables in broker_hostvars:
+        if "kafka_topic_ids" in variables:
+            return variables["kafka_topic_ids"]
+    return {}
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"redis_environment": redis_environment, "kafka_environment": kafka_environment}
+        return {
+            "redis_environment": redis_environment,
+            "kafka_environment": kafka_environment,
+            "kafka_topic_ids": kafka_topic_ids,
+        }
