@@ -26,7 +26,7 @@ def hand_encoded(pairs: dict[int, list[float]], value_size: int | None = None) -
     return b"HCTR" + struct.pack("<I", value_size) + body
 
 
-def rocksdb_rows(keys) -> np.ndarray:
+def rocksdb_rows(keys, vec_size: int) -> np.ndarray:
     """The keys' vectors in this host's RocksDB tier (the deployed `hps.rocksdb_dir`),
     read as a secondary instance, as the stages read it; NaN rows where absent."""
     with tempfile.TemporaryDirectory() as secondary:
@@ -35,10 +35,8 @@ def rocksdb_rows(keys) -> np.ndarray:
             values = reader.get(key_fields(np.asarray(keys, np.int64)))
         finally:
             reader.close()
-    vec = next((len(v) // 4 for v in values if v is not None), 1)
-    return np.stack(
-        [np.full(vec, np.nan, np.float32) if v is None else np.frombuffer(v, "<f4") for v in values]
-    )
+    absent = np.full(vec_size, np.nan, np.float32)
+    return np.stack([absent if v is None else np.frombuffer(v, "<f4") for v in values])
 
 
 def redis_rows(client, tag: str, keys, partitions: int) -> list[list[float] | None]:

@@ -51,7 +51,7 @@ def test_every_exported_row_is_in_the_rocksdb_tier() -> None:
     files = files_in(load_latest(Paths().artifacts_dir).path)
     shape = ServedShape.of(json.loads(files.network.read_text()))
     table = SparseTable.read(files.sparse[0], shape.vec_size)
-    assert not np.isnan(rocksdb_rows(table.keys)).any()
+    assert not np.isnan(rocksdb_rows(table.keys, shape.vec_size)).any()
 
 
 @pytest.mark.usefixtures("training_settled")

@@ -126,7 +126,7 @@ def test_a_hand_encoded_update_changes_the_served_scores(
         )
         np.testing.assert_array_equal(redis_rows(client, TAG, keys, partitions), original * -3.0)
         _wait_for(
-            lambda: np.array_equal(rocksdb_rows(keys), original * -3.0),
+            lambda: np.array_equal(rocksdb_rows(keys, original.shape[1]), original * -3.0),
             10,
             "the serving host's RocksDB did not get the update",
         )
@@ -144,7 +144,7 @@ def test_a_hand_encoded_update_changes_the_served_scores(
         "the scores did not return to what they were",
     )
     _wait_for(
-        lambda: np.array_equal(rocksdb_rows(keys), original),
+        lambda: np.array_equal(rocksdb_rows(keys, original.shape[1]), original),
         10,
         "the serving host's RocksDB did not get the original rows back",
     )

@@ -21,8 +21,6 @@ status.INTERVAL_S it writes its counts to its status record (serving/service_sta
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 import time
 from pathlib import Path
 
@@ -52,6 +50,7 @@ from ..serving.kafka_client import (
     committed_lag,
     consume_until,
     consumer_config,
+    stop_on_signals,
 )
 from ..streaming.store import STREAM_LAYOUT
 from .online_training import OnlineTrainer, PublishedModel
@@ -184,9 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
 
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
 
     def report() -> None:
         service.reload_if_published()

@@ -21,8 +21,6 @@ RECSTACK_KAFKA_* (recstack_contract.kafka), like every recstack client.
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,7 +33,7 @@ from recstack_contract.kafka import EMBEDDINGS, from_environment
 
 from . import keys, service_status
 from .hps_messages import MalformedMessage, decode
-from .kafka_client import commit_applied, consume_until, consumer_config
+from .kafka_client import commit_applied, consume_until, consumer_config, stop_on_signals
 
 UNKNOWN_TABLE = "unknown_table"
 BATCH_MAX = 1000
@@ -111,9 +109,7 @@ def serve(updater: Updater, tier: str, group: str, key_prefix: str, client) -> N
         client, keys.hps_updater(key_prefix, tier, name), name, LOGGED
     )
     print(f"hps updater {name}: tier {tier}, group {group}, topic {EMBEDDINGS.name}", flush=True)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
 
     def handle(messages: list[Message]) -> None:
         updater.apply((m.topic(), m.key(), m.value()) for m in messages)

@@ -13,6 +13,7 @@ MSK is always reached over TLS with the broker's certificate and name verified.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import time
@@ -140,6 +141,15 @@ def committed_lag(endpoint: KafkaEndpoint, group: str, topic: Topic) -> int:
         return lag
     finally:
         consumer.close()
+
+
+def stop_on_signals() -> threading.Event:
+    """Set by SIGTERM or SIGINT: a service finishes and commits the batch in hand, then
+    leaves its group."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
 
 
 def consume_until(

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import sys
 import threading
 import time
@@ -54,7 +53,13 @@ from ..config import load_config
 from ..online import redis_connection, until_redis_answers
 from ..serving import keys
 from ..serving import service_status as status
-from ..serving.kafka_client import client_config, commit_applied, consumer_config, received
+from ..serving.kafka_client import (
+    client_config,
+    commit_applied,
+    consumer_config,
+    received,
+    stop_on_signals,
+)
 from . import activity
 from .store import ActivityStore
 
@@ -335,10 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.wait_ready is not None:
         wait_ready(args.config, args.name, args.wait_ready)
         return
-    stop = threading.Event()
-    # TERM/INT: finish and commit the batch in hand, then leave the group.
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     run(args.config, args.name, stop)
 
 
