@@ -41,6 +41,7 @@ import redis
 import torch
 
 from pipelines import schema
+from pipelines.hugectr.settings import HpsSettings
 from pipelines.serving.hps_layout import slot_keys
 from pipelines.serving.hps_lookup import EmbeddingCache, HpsLookup
 from pipelines.serving.hps_messages import Update, encode
@@ -109,8 +110,8 @@ def _warm(cache: EmbeddingCache, table: SparseTable, keys: np.ndarray, hit: floa
     """Leave exactly a share `hit` of the request's unique keys in the cache (not timed)."""
     cache.clear()
     unique = np.unique(keys)
-    for key in rng.choice(unique, size=round(hit * len(unique)), replace=False):
-        cache.put(int(key), table.vectors[int(key)], time.monotonic())
+    cached = np.sort(rng.choice(unique, size=round(hit * len(unique)), replace=False))
+    cache.store(cached, table.vectors[cached], time.monotonic())
 
 
 def _unreachable() -> redis.Redis:
@@ -188,7 +189,8 @@ def run(keys: int, batches: int) -> dict:
         rocksdb_load_s = time.monotonic() - started
         rocksdb_bytes = sum(p.stat().st_size for p in (work / "rocksdb").rglob("*") if p.is_file())
         reader = RocksDbReader(work / "rocksdb", TAG, work / "secondary")
-        cache = EmbeddingCache(capacity=keys, refresh_s=3600.0)
+        # The stage's default size (it holds any request's keys); vectors never expire.
+        cache = EmbeddingCache(capacity=HpsSettings().cache_rows, refresh_s=3600.0)
         lookup = HpsLookup(lambda: client, TAG, PARTITIONS, DIM, cache, reader)
         # The same lookup with Redis failing: its misses come from RocksDB.
         without_redis = HpsLookup(

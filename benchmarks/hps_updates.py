@@ -27,14 +27,13 @@ from pipelines.hugectr.trainer import producer_config, settled
 from pipelines.serving import keys
 from pipelines.serving import service_status as status
 from pipelines.serving.catalog import Catalog
-from pipelines.serving.hps_layout import VALUE_DTYPE, slot_keys
+from pipelines.serving.hps_layout import VALUE_DTYPE
 from pipelines.serving.hps_messages import Update, sink_messages
 from pipelines.serving.hps_redis import RedisTier
-from pipelines.serving.hugectr_files import ExportedTable, InferenceFiles
-from pipelines.serving.spec import HUGECTR_DIRECTORY, ServingSpec
+from pipelines.serving.spec import ServingSpec
 from pipelines.streaming.events import EventProducer
 from recstack.endpoints import Endpoints
-from recstack.stages import scoring_inputs, served_scores
+from recstack.stages import item_id_keys, scoring_inputs, served_scores
 from recstack_contract import hps
 from recstack_contract.kafka import (
     EMBEDDINGS,
@@ -62,17 +61,12 @@ def _stage() -> Path:
 def update_to_served(where: Endpoints, client: redis.Redis, user: int, probes: int) -> dict:
     stage = _stage()
     spec = ServingSpec.read(stage)
-    catalog = Catalog.load(stage)
-    table = ExportedTable.read(InferenceFiles.under(stage / HUGECTR_DIRECTORY, hps.MODEL).network)
     triton = grpcclient.InferenceServerClient(where.grpc_url())
     arrays = scoring_inputs(triton, [user])
     column = int(np.flatnonzero(np.isfinite(served_scores(triton, arrays)[0]))[0])
-    # The candidate's item-id row: its slot follows the user's columns.
-    width = arrays["user_sparse"].shape[1]
-    codes = np.zeros((1, len(table.slot_sizes)), np.int64)
-    rows, _ = catalog.rows(arrays["filtered_ids"][0, column : column + 1])
-    codes[:, width:] = catalog.sparse[rows]
-    key = slot_keys(codes, table.slot_sizes)[:, width]
+    key = item_id_keys(
+        stage, arrays["user_sparse"].shape[1], arrays["filtered_ids"][0, column : column + 1]
+    )
     tier = RedisTier(client, spec.hps_partitions)
     (stored,) = tier.read(hps.table_tag(), key)
     original = np.frombuffer(stored, VALUE_DTYPE).reshape(1, -1)
@@ -90,6 +84,11 @@ def update_to_served(where: Endpoints, client: redis.Redis, user: int, probes: i
                 raise RuntimeError(f"probe {probe}: the update was not served in {GIVE_UP_S} s")
             time.sleep(POLL_S)
         latencies.append(time.perf_counter() - sent)
+        # Each scoring instance has its own cache, and the change was seen on one. Once
+        # every instance's entry has expired, all of them serve this probe's row: else
+        # a stale one could answer the next probe's "before" with the row that probe
+        # sends, and no change would ever show.
+        time.sleep(spec.hps_refresh_s + POLL_S)
     return {
         **_percentiles(latencies),
         "cache_refresh_s": spec.hps_refresh_s,

@@ -1,8 +1,11 @@
 """`python -m benchmarks.run --env local`: benchmark a deployed environment and write
 benchmarks/results/<env>.json (serving), benchmarks/results/<env>-events.json
-(freshness and serving under an event load) and <env>-hps-updates.json (embedding
-updates: published → served, trainer → Redis); each file is overwritten by its suite
-(`--suite serving|events|hps-updates`, all by default); commit them to record figures.
+(freshness and serving under an event load), <env>-hps-updates.json (embedding
+updates: published → served, trainer → Redis) and <env>-scoring-variants.json
+(recommendations/s with the scoring stage's onnx and hps variants: it redeploys the
+environment twice, benchmarks/scoring_variants.py); each file is overwritten by its suite
+(`--suite serving|events|hps-updates|scoring-variants`, all by default); commit them to
+record figures.
 
 The client runs on the same machine as the server, so on a 2-core host the figures are a
 floor for what separate client machines would see.
@@ -21,10 +24,11 @@ from typing import Any
 from pipelines.serving import keys
 from recstack import endpoints, environments, health, secrets
 
-from . import features, freshness, hps_updates, serving
+from . import features, freshness, hps_updates, scoring_variants, serving
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SUITES = ("serving", "events", "hps-updates")
+# scoring-variants last: it redeploys the environment.
+SUITES = ("serving", "events", "hps-updates", "scoring-variants")
 
 
 def judged(rows: dict[str, tuple[float, float, str]]) -> dict[str, dict]:
@@ -90,6 +94,23 @@ def run_hps_updates(args: argparse.Namespace, context: dict[str, Any]) -> dict:
     return report
 
 
+def run_scoring_variants(args: argparse.Namespace, context: dict[str, Any]) -> dict:
+    report = scoring_variants.compare(
+        context["env"], context["where"], context["user_ids"], args.concurrency, args.duration
+    )
+    report["targets"] = judged(
+        # hps within 15 % of the ONNX ranker, end to end.
+        {
+            f"hps_over_onnx_recommendations_per_s_concurrency_{args.concurrency}": (
+                report["hps_over_onnx"],
+                0.85,
+                ">=",
+            )
+        }
+    )
+    return report
+
+
 def run_serving(args: argparse.Namespace, context: dict[str, Any]) -> dict:
     where, urls, user_ids = context["where"], context["urls"], context["user_ids"]
     report: dict = {"sequential": [], "concurrent": []}
@@ -138,7 +159,7 @@ def run_events(args: argparse.Namespace, context: dict[str, Any]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--env", default="local")
-    parser.add_argument("--suite", choices=SUITES, action="append", help="default: both")
+    parser.add_argument("--suite", choices=SUITES, action="append", help="default: all")
     parser.add_argument(
         "--requests", type=int, default=1000, help="sequential requests per protocol"
     )
@@ -159,6 +180,7 @@ def main() -> None:
     deployed = client.hgetall(keys.model(where.key_prefix))
     model = {k.decode(): v.decode() for k, v in deployed.items()}
     context = {
+        "env": env,
         "where": where,
         "client": client,
         "user_ids": health.users_with_history(client, where.key_prefix),
@@ -169,6 +191,7 @@ def main() -> None:
         "serving": (run_serving, ""),
         "events": (run_events, "-events"),
         "hps-updates": (run_hps_updates, "-hps-updates"),
+        "scoring-variants": (run_scoring_variants, "-scoring-variants"),
     }
     for suite in args.suite or SUITES:
         run, suffix = suites[suite]

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import tritonclient.http as httpclient
 
-from pipelines.export.pbtxt import ENSEMBLE, STAGES
+from pipelines.serving.graph import NAMES as STAGES
 from recstack.client import Recommender, admin_headers
+from recstack_contract.triton import ENSEMBLE
 
 Call = Callable[[np.ndarray], object]
 

@@ -18,6 +18,7 @@ from .config import ConfigError, PipelineConfig, load_config
 from .data.validate import DataError
 from .feature_store import FeatureStoreError
 from .serving.hugectr_files import ModelFileError
+from .serving.resilience import RedisUnavailable
 from .steps import StepResult
 from .train.errors import ExportError, QualityGateError
 
@@ -97,6 +98,7 @@ KNOWN_FAILURES = (
     ArtifactsError,
     FeatureStoreError,
     ModelFileError,
+    RedisUnavailable,
 )
 
 

@@ -16,11 +16,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.export.pbtxt import ENSEMBLE, USER_ID
+from pipelines.serving.tensors import USER_ID
 from pipelines.streaming.events import EventProducer, EventsNotDelivered
 from recstack_contract.events import EVENT_TYPES, InvalidEvent
 from recstack_contract.kafka import INTERACTIONS, KafkaEndpointError
 from recstack_contract.secrets import REDIS_PASSWORD, TRITON_ADMIN_TOKEN
+from recstack_contract.triton import ENSEMBLE
 
 from . import (
     PROJECT_ROOT,

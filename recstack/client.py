@@ -12,15 +12,8 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from pipelines.export.pbtxt import (
-    ENSEMBLE,
-    IS_DEGRADED,
-    IS_FALLBACK,
-    ORDERED_IDS,
-    ORDERED_SCORES,
-    USER_ID,
-)
-from recstack_contract.triton import ADMIN_GRPC_HEADER, ADMIN_HEADER
+from pipelines.serving.tensors import IS_DEGRADED, IS_FALLBACK, ORDERED_IDS, ORDERED_SCORES, USER_ID
+from recstack_contract.triton import ADMIN_GRPC_HEADER, ADMIN_HEADER, ENSEMBLE
 
 
 @dataclass(frozen=True)

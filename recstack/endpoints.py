@@ -88,6 +88,10 @@ class Endpoints:
     def http_url(self, host: str | None = None) -> str:
         return f"{host or self.triton_hosts[0]}:{self.triton_http_port}"
 
+    def metrics_url(self, host: str | None = None) -> str:
+        """Triton's Prometheus endpoint (the stages' own metrics are there too)."""
+        return f"http://{host or self.triton_hosts[0]}:{self.triton_metrics_port}/metrics"
+
 
 def load(env: Environment) -> Endpoints:
     try:

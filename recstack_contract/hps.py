@@ -20,6 +20,9 @@ TABLE = "sparse_embedding0"
 TAG_PREFIX = "hps_et"
 # HPS aborts the server on a model or table name outside this pattern (make_tag_name).
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_\-]{1,120}")
+# The CPU scoring stage's counter, on Triton's metrics endpoint, of the keys each HPS tier
+# served; only a stage in hps mode reports it, which is how clients tell the modes apart.
+LOOKUP_ROWS_METRIC = "recstack_hps_lookup_rows_total"
 
 
 def table_tag(model: str = MODEL, table: str = TABLE) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pipelines.export.pbtxt import ENSEMBLE, STAGES
+from pipelines.serving.graph import NAMES as STAGES
 from recstack import health
 from recstack.endpoints import Endpoints
+from recstack_contract.triton import ENSEMBLE
 
 EXPECTED_MODELS = {ENSEMBLE, *STAGES}
 

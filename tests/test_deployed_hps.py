@@ -26,6 +26,7 @@ from pipelines.serving.hugectr_files import SparseTable
 from pipelines.serving.spec import ServingSpec
 from recstack.endpoints import Endpoints
 from recstack.stages import scoring_inputs, served_scores
+from recstack_contract import hps
 
 pytestmark = pytest.mark.deployed
 
@@ -82,12 +83,11 @@ def test_the_scoring_stage_in_hps_mode_scores_the_tiers_rows_as_the_files_do(
         assert time.monotonic() < deadline, "the stage's scores are not the tiers' rows'"
         time.sleep(0.5)
     # The lookup reports its tiers and its cache on Triton's metrics endpoint.
-    url = f"http://{local.triton_hosts[0]}:{local.triton_metrics_port}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(local.metrics_url(), timeout=10) as response:
         metrics = response.read().decode()
     served_rows = sum(
         float(line.rsplit(" ", 1)[1])
         for line in metrics.splitlines()
-        if line.startswith("recstack_hps_lookup_rows_total{")
+        if line.startswith(f"{hps.LOOKUP_ROWS_METRIC}{{")
     )
     assert served_rows > 0 and "recstack_hps_cache_rows{" in metrics

@@ -216,3 +216,22 @@ def test_rocksdb_writes_reach_answers_after_the_refresh_interval(
         np.testing.assert_array_equal(tiers.lookup(key)[0], updated.vectors[0])
     finally:
         reader.close()
+
+
+def test_a_full_cache_evicts_the_least_recently_used_entries() -> None:
+    cache = EmbeddingCache(16, refresh_s=10.0)
+    keys = np.arange(100, 116, dtype=np.int64)
+    vectors = np.arange(16 * DIM, dtype=np.float32).reshape(16, DIM)
+    cache.store(keys, vectors, now=0.0)
+    hit, found = cache.find(keys[:8], now=1.0)  # the first half is used again
+    assert hit.all()
+    np.testing.assert_array_equal(found, vectors[:8])
+    cache.store(np.array([7], np.int64), np.full((1, DIM), 7.0, np.float32), now=2.0)
+    # One new key into a full cache: the two least recently used go (an eighth).
+    assert len(cache) == 15
+    hit, _ = cache.find(keys, now=3.0)
+    assert hit[:8].all() and hit[8:].sum() == 6
+    hit, found = cache.find(np.array([7], np.int64), now=3.0)
+    assert hit.all() and (found == 7.0).all()
+    # Past refresh_s an entry is a miss, though it still holds its slot.
+    assert not cache.find(keys[:1], now=12.0)[0].any() and len(cache) == 15

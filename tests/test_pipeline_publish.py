@@ -17,6 +17,7 @@ from pipelines import schema
 from pipelines.batch import batch
 from pipelines.config import PipelineConfig, ServingConfig
 from pipelines.data.synthetic import generate
+from pipelines.export.repository import export
 from pipelines.features import build
 from pipelines.hugectr.volatile_tier import load_volatile_tier
 from pipelines.publish import publish
@@ -59,6 +60,9 @@ def cfg(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
     generate(cfg)
     build(cfg)
     train(cfg)
+    # The batch runs the exported serving graph, scoring (hps mode) with Redis's rows.
+    load_volatile_tier(cfg)
+    export(cfg)
     return cfg
 
 
@@ -196,6 +200,7 @@ def test_batch_scores_with_the_streaming_features_redis_holds(
 def test_hps_step_loads_the_table_once_per_model_and_partitioning(
     cfg: PipelineConfig, client: redis.Redis
 ) -> None:
+    client.delete(keys.hps_table("t"))  # the fixture loaded it
     first = load_volatile_tier(cfg)
     assert first.changed and first.details["rows"] > 0
     record = client.hgetall(keys.hps_table("t"))

@@ -2,11 +2,12 @@
 
 Layout written to `paths.model_repository`:
   <stage>/config.pbtxt                   for retrieval, filtering, scoring, ordering
-  <stage>/1/model.py, stage_common.py    the Python-backend model (triton_models/)
+  <stage>/1/model.py, stage_common.py    the Python-backend model (triton_models/), which
+                                         builds its stage from the serving graph
   <stage>/1/recstack_serving/            a copy of pipelines.serving (the stage logic)
   <stage>/1/recstack_contract/           a copy of the cross-layer contract it reads
   <stage>/1/serving_spec.json            model settings (spec.py)
-  <stage>/1/...                          the files the stage loads (ONNX, FAISS, catalog)
+  <stage>/1/...                          the files its variant loads (serving/graph.py)
   scoring/1/hugectr/                     the ranker in HugeCTR's format, which each serving
                                          host loads into its RocksDB tier
   ensemble-model/config.pbtxt, 1/        the ensemble joining the stages
@@ -35,7 +36,8 @@ from recstack_contract.features import FEAST_PROJECT
 from .. import schema
 from ..artifacts import Artifacts, load_latest
 from ..config import PipelineConfig
-from ..serving.catalog import CATALOG_FILE, Catalog
+from ..serving import graph
+from ..serving.catalog import Catalog
 from ..serving.spec import (
     DENSE_RANKER_FILE,
     HUGECTR_DIRECTORY,
@@ -59,15 +61,6 @@ _KEPT_VERSIONS = 2
 # Exact search is fastest below this many items; above it, HNSW keeps latency flat.
 _EXACT_INDEX_MAX_ITEMS = 50_000
 
-# Files each stage loads, beyond its spec.
-_STAGE_FILES = {
-    "retrieval": (USER_TOWER_FILE, INDEX_FILE, ITEM_IDS_FILE, POPULAR_ITEMS_FILE),
-    "filtering": (),
-    # HUGECTR_DIRECTORY: what each serving host loads into its RocksDB tier.
-    "scoring": (RANKER_FILE, DENSE_RANKER_FILE, CATALOG_FILE, HUGECTR_DIRECTORY),
-    "ordering": (CATALOG_FILE,),
-}
-
 
 def serving_code() -> tuple[Path, ...]:
     """Every source file that decides what the serving path computes."""
@@ -90,12 +83,12 @@ def export(cfg: PipelineConfig) -> StepResult:
         files=(*serving_code(), cfg.paths.data_dir / schema.ITEM_FEATURES_FILE),
     )
     target = cfg.paths.model_repository
-    if _current_fingerprint(target) == digest:
+    if exported_fingerprint(target) == digest:
         return StepResult("export", False, {"model_repository": str(target)})
 
     versions = target.with_name(f".{target.name}.versions")
     built = versions / digest[:16]
-    if _current_fingerprint(built) != digest:  # a kept version is reused as it is
+    if exported_fingerprint(built) != digest:  # a kept version is reused as it is
         _build(cfg, artifacts, spec, digest, built)
     _point(target, built)
     _prune(versions, keep=built)
@@ -112,8 +105,8 @@ def _build(
     shared = partial / ".shared"
     shared.mkdir(parents=True)
     _write_shared_files(cfg, artifacts, shared)
-    for stage in pbtxt.STAGES:
-        _write_stage(cfg, spec, stage, shared, partial / stage)
+    for stage in graph.STAGES:
+        _write_stage(cfg, spec, stage, shared, partial / stage.name)
     (partial / pbtxt.ENSEMBLE / "1").mkdir(parents=True)
     (partial / pbtxt.ENSEMBLE / "config.pbtxt").write_text(pbtxt.ensemble_config())
     shutil.rmtree(shared)
@@ -181,14 +174,14 @@ def _write_shared_files(cfg: PipelineConfig, artifacts: Artifacts, out: Path) ->
 
 
 def _write_stage(
-    cfg: PipelineConfig, spec: ServingSpec, stage: str, shared: Path, model_dir: Path
+    cfg: PipelineConfig, spec: ServingSpec, stage: graph.Stage, shared: Path, model_dir: Path
 ) -> None:
     version = model_dir / "1"
     version.mkdir(parents=True)
     (model_dir / "config.pbtxt").write_text(
         pbtxt.stage_config(stage, cfg.serving.instances_per_stage, cfg.serving.triton_python_env)
     )
-    shutil.copy2(_MODEL_SOURCES / f"{stage}.py", version / "model.py")
+    shutil.copy2(_MODEL_SOURCES / "model.py", version / "model.py")
     shutil.copy2(_MODEL_SOURCES / "common.py", version / "stage_common.py")
     for package, name in (
         (_SERVING_PACKAGE, "recstack_serving"),
@@ -196,7 +189,7 @@ def _write_stage(
     ):
         shutil.copytree(package, version / name, ignore=shutil.ignore_patterns("__pycache__"))
     spec.write(version)
-    for name in _STAGE_FILES[stage]:
+    for name in stage.variant(spec).files:
         # Hard links: the stages share the large files without copying them.
         if (shared / name).is_dir():
             shutil.copytree(shared / name, version / name, copy_function=os.link)
@@ -204,7 +197,9 @@ def _write_stage(
             os.link(shared / name, version / name)
 
 
-def _current_fingerprint(target: Path) -> str | None:
+def exported_fingerprint(target: Path) -> str | None:
+    """What a repository (or one of its versions) was built from; None if it is not a
+    complete export."""
     try:
         return json.loads((target / MARKER).read_text())["fingerprint"]
     except (FileNotFoundError, KeyError, json.JSONDecodeError):

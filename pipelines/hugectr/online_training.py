@@ -17,7 +17,9 @@ not be there yet. The batch's changed rows come back as one Update, to publish.
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+import math
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ from ..artifacts import load_latest
 from ..export.repository import build_catalog
 from ..serving.catalog import Catalog
 from ..serving.hps_layout import VALUE_DTYPE, slot_keys
+from ..serving.hps_lookup import EmbeddingCache
 from ..serving.hps_messages import Update
 from ..serving.hugectr_files import ExportedTable
 from ..serving.retrieval import user_inputs
@@ -106,37 +109,32 @@ class PublishedModel:
 
 
 class TouchedRows:
-    """The rows the trainer changed, newest last; at most `capacity`."""
+    """The rows the trainer changed, at most `capacity`: the least recently touched go
+    first (the stage's cache structure, whose entries never expire here)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._rows: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._rows = EmbeddingCache(capacity, refresh_s=math.inf)
 
     def __len__(self) -> int:
         return len(self._rows)
 
     def get(self, keys: np.ndarray, stored: StoredRows, default: np.ndarray) -> np.ndarray:
-        """The keys' current vectors: the trainer's own, else the stored ones, else the
-        table's default vector (a key no tier holds)."""
+        """The unique keys' current vectors: the trainer's own, else the stored ones, else
+        the table's default vector (a key no tier holds)."""
         vectors = np.empty((len(keys), len(default)), VALUE_DTYPE)
-        missing = []
-        for position, key in enumerate(keys.tolist()):
-            row = self._rows.get(key)
-            if row is None:
-                missing.append(position)
-            else:
-                vectors[position] = row
-        if missing:
-            for position, value in zip(missing, stored(keys[missing]), strict=True):
+        hit, own = self._rows.find(keys, time.monotonic())
+        if hit.any():
+            vectors[hit] = own
+        missing = np.flatnonzero(~hit)
+        if len(missing):
+            for position, value in zip(missing.tolist(), stored(keys[missing]), strict=True):
                 vectors[position] = default if value is None else np.frombuffer(value, VALUE_DTYPE)
         return vectors
 
     def put(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        for key, vector in zip(keys.tolist(), vectors, strict=True):
-            self._rows[key] = vector.copy()
-            self._rows.move_to_end(key)
-        while len(self._rows) > self.capacity:
-            self._rows.popitem(last=False)
+        """The unique keys' new vectors."""
+        self._rows.store(keys, vectors, time.monotonic())
 
 
 @dataclass

@@ -18,8 +18,8 @@ reaches answers within that time, as HPS's GPU cache refresh does.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,32 +55,82 @@ TIERS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LookupCounts))
 
 
 class EmbeddingCache:
-    """At most `capacity` vectors, least recently used out first; an entry older than
-    `refresh_s` is a miss."""
+    """At most `capacity` vectors; an entry older than `refresh_s` is a miss. When it is
+    full, the least recently used entries go, an eighth of the capacity at a time, so
+    that evicting is rare work and not a step of every batch.
+
+    A batch's keys are looked up and stored together: the vectors sit in one array, and
+    only the key -> slot map is Python (one dict read per key), which is what keeps a
+    batch of a few hundred keys well under a millisecond."""
 
     def __init__(self, capacity: int, refresh_s: float) -> None:
         self.capacity = capacity
         self.refresh_s = refresh_s
-        self._rows: OrderedDict[int, tuple[float, np.ndarray]] = OrderedDict()
+        self._slots: dict[int, int] = {}
+        self._keys = np.zeros(capacity, KEY_DTYPE)
+        self._stored_at = np.zeros(capacity)
+        self._used_at = np.zeros(capacity)
+        self._vectors: np.ndarray | None = None  # [capacity, vec_size], on the first store
+        # The free slots, a stack whose top is at _free_count - 1.
+        self._free = np.arange(capacity - 1, -1, -1, dtype=np.int64)
+        self._free_count = capacity
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._slots)
 
     def clear(self) -> None:
-        self._rows.clear()
+        self._slots.clear()
+        self._free[:] = np.arange(self.capacity - 1, -1, -1)
+        self._free_count = self.capacity
 
-    def get(self, key: int, now: float) -> np.ndarray | None:
-        entry = self._rows.get(key)
-        if entry is None or now - entry[0] > self.refresh_s:
-            return None
-        self._rows.move_to_end(key)
-        return entry[1]
+    def find(self, keys: np.ndarray, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """For unique `keys`: which are cached and fresh (bool mask), and their vectors."""
+        slots = self._slots_of(keys)
+        hit = slots >= 0
+        hit[hit] = now - self._stored_at[slots[hit]] <= self.refresh_s
+        if self._vectors is None:
+            return hit, np.empty((0, 0), np.float32)
+        used = slots[hit]
+        self._used_at[used] = now
+        return hit, self._vectors[used]
 
-    def put(self, key: int, vector: np.ndarray, now: float) -> None:
-        self._rows[key] = (now, vector)
-        self._rows.move_to_end(key)
-        while len(self._rows) > self.capacity:
-            self._rows.popitem(last=False)
+    def store(self, keys: np.ndarray, vectors: np.ndarray, now: float) -> None:
+        """Unique `keys` with their vectors, read from a tier at `now`."""
+        if self.capacity == 0 or not len(keys):
+            return
+        keys, vectors = keys[-self.capacity :], vectors[-self.capacity :]
+        if self._vectors is None:
+            self._vectors = np.zeros((self.capacity, vectors.shape[1]), np.float32)
+        slots = self._slots_of(keys)
+        new = np.flatnonzero(slots < 0)
+        self._make_room(len(new), keep=slots[slots >= 0])
+        self._free_count -= len(new)
+        taken = self._free[self._free_count : self._free_count + len(new)]
+        slots[new] = taken
+        self._slots.update(zip(keys[new].tolist(), taken.tolist(), strict=True))
+        self._keys[slots] = keys
+        self._vectors[slots] = vectors
+        self._stored_at[slots] = now
+        self._used_at[slots] = now
+
+    def _slots_of(self, keys: np.ndarray) -> np.ndarray:
+        """Each key's slot, -1 where it has none (map: no Python frame per key)."""
+        found = map(self._slots.get, keys.tolist(), itertools.repeat(-1))
+        return np.fromiter(found, np.int64, len(keys))
+
+    def _make_room(self, needed: int, keep: np.ndarray) -> None:
+        short = needed - self._free_count
+        if short <= 0:
+            return
+        filled = np.fromiter(self._slots.values(), np.int64, len(self._slots))
+        # The entries this very store refreshes are the newest: never theirs.
+        filled = filled[~np.isin(filled, keep)]
+        count = min(len(filled), max(short, self.capacity // 8))
+        oldest = filled[np.argpartition(self._used_at[filled], count - 1)[:count]]
+        for key in self._keys[oldest].tolist():
+            del self._slots[key]
+        self._free[self._free_count : self._free_count + count] = oldest
+        self._free_count += count
 
 
 class HpsLookup:
@@ -132,13 +182,10 @@ class HpsLookup:
             self._caught_up = now
         unique, inverse = np.unique(np.asarray(keys, KEY_DTYPE), return_inverse=True)
         vectors = np.empty((len(unique), self._vec_size), np.float32)
-        missing = []
-        for row, key in enumerate(unique.tolist()):
-            cached = self._cache.get(key, now)
-            if cached is None:
-                missing.append(row)
-            else:
-                vectors[row] = cached
+        hit, cached = self._cache.find(unique, now)
+        if hit.any():
+            vectors[hit] = cached
+        missing = np.flatnonzero(~hit).tolist()
         self.counts.cache += len(unique) - len(missing)
         missing = self._fill(vectors, unique, missing, self._from_redis, "redis", now)
         if self._rocksdb is not None:
@@ -160,13 +207,14 @@ class HpsLookup:
         if not rows:
             return rows
         values = read(unique[rows])
-        still_missing = []
+        still_missing, filled = [], []
         for row, value in zip(rows, values, strict=True):
             if value is None or len(value) != self._value_bytes:
                 still_missing.append(row)
                 continue
             vectors[row] = np.frombuffer(value, VALUE_DTYPE)
-            self._cache.put(int(unique[row]), vectors[row].copy(), now)
+            filled.append(row)
+        self._cache.store(unique[filled], vectors[filled], now)
         setattr(self.counts, tier, getattr(self.counts, tier) + len(rows) - len(still_missing))
         return still_missing
 

@@ -35,8 +35,12 @@ def host_name() -> str:
     return os.environ.get(HOST_NAME_VARIABLE) or socket.gethostname()
 
 
-def write(client, key: str, fields: dict[str, str]) -> None:
+def write(client, key: str, fields: dict[str, str], replace: bool = False) -> None:
+    """Set the record's fields; `replace` drops the others first (a restarted service's
+    first report: its predecessor's counts, by reason, must not stay behind)."""
     pipe = client.pipeline(transaction=False)
+    if replace:
+        pipe.delete(key)
     pipe.hset(key, mapping=fields)
     pipe.expire(key, TTL_S)
     pipe.execute()
@@ -59,6 +63,7 @@ class Reporter:
         self._logged = logged
         self._started_at = time.time()
         self._last_line = ""
+        self._replaced = False
 
     def __call__(self, counts: dict[str, object]) -> None:
         fields = {
@@ -71,7 +76,10 @@ class Reporter:
         state = {key: str(value) for key, value in fields.items()}
         # Redis away: the next report, once it is back.
         with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
-            write(self._client, self._key, state)
+            # A process's counts only grow and gain reasons: after its first report,
+            # setting the fields keeps the record whole.
+            write(self._client, self._key, state, replace=not self._replaced)
+            self._replaced = True
         line = " ".join(
             f"{field} {value}"
             for field, value in state.items()

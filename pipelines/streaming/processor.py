@@ -25,8 +25,6 @@ shows, and logs the same line whenever it changed.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 import threading
 import time
@@ -36,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import redis
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from recstack_contract.events import Event, InvalidEvent, decode
@@ -72,6 +69,8 @@ DLQ_FLUSH_TIMEOUT_S = 30.0
 LAG_QUERY_TIMEOUT_S = 5.0
 # How long a batch waits for an unreachable Redis before the process gives up.
 REDIS_OUTAGE_S = 120.0
+# The status fields the log repeats, when they changed (with dead_lettered:<reason>).
+LOGGED = ("consumed", "applied", "dead_lettered", "lag", "applied_delay_s", "partitions")
 
 
 @dataclass(frozen=True)
@@ -221,13 +220,10 @@ class StreamProcessor:
             total += max(0, high - partition.offset)
         return total
 
-    def report(self, name: str, started_at: float) -> dict[str, str]:
+    def counts(self) -> dict[str, object]:
+        """The processor's part of its status record (serving/service_status.py)."""
         counters = self.counters
-        fields = {
-            "name": name,
-            "pid": os.getpid(),
-            "started_at": started_at,
-            "reported_at": self._clock(),
+        fields: dict[str, object] = {
             "consumed": counters.consumed,
             "applied": counters.applied,
             "dead_lettered": sum(counters.dead_lettered.values()),
@@ -240,7 +236,7 @@ class StreamProcessor:
         }
         for reason, count in counters.dead_lettered.items():
             fields[f"dead_lettered:{reason}"] = count
-        return {key: str(value) for key, value in fields.items()}
+        return fields
 
 
 def _raise_undelivered(error, _message) -> None:
@@ -263,14 +259,13 @@ def run(config_path: Path, name: str, stop: threading.Event) -> None:
         known,
     )
     consumer.subscribe([INTERACTIONS.name], on_assign=processor.on_assign)
-    started_at = time.time()
+    reporter = status.Reporter(client, keys.stream_processor(prefix, name), name, LOGGED)
     print(
         f"stream processor {name}: group {STREAM_PROCESSOR_GROUP}, topic {INTERACTIONS.name}, "
         f"{len(known.users)} users, {len(known.categories)} items",
         flush=True,
     )
     next_status = 0.0
-    logged = ""
     try:
         while not stop.is_set():
             was_joined = processor.joined
@@ -279,14 +274,7 @@ def run(config_path: Path, name: str, stop: threading.Event) -> None:
                 processor.handle(messages)
             if time.time() >= next_status or processor.joined != was_joined:
                 processor.reload_if_changed(cfg.paths.data_dir)
-                state = processor.report(name, started_at)
-                # Redis away: the next report, once it is back.
-                with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
-                    status.write(client, keys.stream_processor(prefix, name), state)
-                # The log gets a line when something changed, not every report.
-                if (line := _log_line(state)) != logged:
-                    print(line, flush=True)
-                    logged = line
+                reporter(processor.counts())
                 next_status = time.time() + status.INTERVAL_S
     finally:
         consumer.close()  # leaves the group now: its partitions move without a timeout

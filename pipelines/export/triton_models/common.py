@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
 Arrays = dict[str, np.ndarray]
@@ -53,11 +52,3 @@ def run_batched(
 
 def tensor(request, name: str) -> np.ndarray:
     return pb_utils.get_input_tensor_by_name(request, name).as_numpy()
-
-
-def onnx_session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    # Stage instances run side by side: one thread each avoids oversubscribing the cores.
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
