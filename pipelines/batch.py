@@ -91,7 +91,8 @@ def batch(cfg: PipelineConfig) -> StepResult:
         return StepResult("batch", False, {"model_version": version})
 
     context = Context(
-        connect=lambda: client,
+        # A client per stage, as each Triton stage has: the HPS lookup closes its own.
+        connect=redis_connection,
         retry_budget_s=retry_budget_s(),
         user_features=DataUserFeatures(client, users),
         rocksdb=False,
