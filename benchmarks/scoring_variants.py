@@ -16,31 +16,15 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from recstack import secrets
+from pipelines.serving.spec import HPS_SCORING, ONNX_SCORING
+from recstack.cli import play
 from recstack.endpoints import Endpoints
 from recstack.environments import Environment
-from recstack.runner import PlaybookResult, TaskOutcome, run_playbook
 from recstack_contract import hps
 
 from . import serving
 
-VARIANT = "onnx"
-
-
-def _deploy(env: Environment, extravars: dict[str, Any]) -> PlaybookResult:
-    def progress(kind: str, outcome: TaskOutcome | None) -> None:
-        if outcome is None:
-            print(f"  ▶ {kind.removeprefix('play:')}", flush=True)
-        elif outcome.status in ("changed", "failed", "unreachable"):
-            print(f"    {outcome.status} {outcome.host}: {outcome.task}", flush=True)
-
-    result = run_playbook(
-        env, "site.yml", progress, {**secrets.playbook_variables(env), **extravars}
-    )
-    if not result.ok:
-        failures = "; ".join(f"{f.host}: {f.task}: {f.message}" for f in result.failed)
-        raise RuntimeError(f"deploying {env.name} failed ({result.status}): {failures}")
-    return result
+VARIANT = ONNX_SCORING
 
 
 def served_mode(where: Endpoints) -> str:
@@ -48,7 +32,7 @@ def served_mode(where: Endpoints) -> str:
     its lookup on the metrics endpoint (once it scored a batch)."""
     with urllib.request.urlopen(where.metrics_url(), timeout=10) as response:
         metrics = response.read().decode()
-    return "hps" if f"\n{hps.LOOKUP_ROWS_METRIC}{{" in metrics else VARIANT
+    return HPS_SCORING if f"\n{hps.LOOKUP_ROWS_METRIC}{{" in metrics else VARIANT
 
 
 def compare(
@@ -67,16 +51,16 @@ def compare(
     runs: dict[str, dict[str, Any]] = {}
     try:
         print(f"deploying {env.name} with scoring {VARIANT}…", flush=True)
-        _deploy(env, {"recstack_serving": {"scoring": VARIANT}})
+        play(env, "site.yml", {"recstack_serving": {"scoring": VARIANT}})
         runs[VARIANT] = _measure(where, VARIANT, user_ids, concurrency, duration_s)
     finally:
         print(f"deploying {env.name} as its inventory says…", flush=True)
-        _deploy(env, {})
-    runs["hps"] = _measure(where, "hps", user_ids, concurrency, duration_s)
+        play(env, "site.yml")
+    runs[HPS_SCORING] = _measure(where, HPS_SCORING, user_ids, concurrency, duration_s)
     return {
         "variants": runs,
         "hps_over_onnx": round(
-            runs["hps"]["recommendations_per_s"] / runs[VARIANT]["recommendations_per_s"], 3
+            runs[HPS_SCORING]["recommendations_per_s"] / runs[VARIANT]["recommendations_per_s"], 3
         ),
     }
 

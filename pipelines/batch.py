@@ -27,13 +27,12 @@ import pandas as pd
 from . import schema
 from .artifacts import ArtifactsError
 from .config import PipelineConfig
-from .export.repository import exported_fingerprint
+from .export.repository import Exported
 from .online import delete_other_users, redis_connection
 from .serving import feast_layout, graph, keys
 from .serving.filtering import fetch_exclusions
+from .serving.operators.base import Context
 from .serving.resilience import RedisUnavailable, retry_budget_s
-from .serving.spec import ServingSpec
-from .serving.stage_operators import Context
 from .serving.tensors import IS_DEGRADED, ORDERED_IDS, ORDERED_SCORES, USER_ID
 from .steps import StepResult, fingerprint
 from .streaming.store import STREAM_LAYOUT
@@ -59,13 +58,13 @@ _CHUNK = 512
 def batch(cfg: PipelineConfig) -> StepResult:
     prefix = cfg.serving.key_prefix
     repository = cfg.paths.model_repository
-    exported = exported_fingerprint(repository)
+    exported = Exported.read(repository)
     if exported is None:
         raise ArtifactsError(
             f"no exported model repository at {repository} (paths.model_repository): "
             "run the export step first"
         )
-    version = ServingSpec.read(repository / graph.STAGES[0].name / "1").model_version
+    version = exported.version
     data = cfg.paths.data_dir
     client = redis_connection()
     users = pd.read_parquet(data / schema.USER_FEATURES_FILE).sort_values(schema.USER_KEY)
@@ -73,7 +72,7 @@ def batch(cfg: PipelineConfig) -> StepResult:
     # The exclusions as the run starts: a change to them reruns the batch.
     _, excluded = fetch_exclusions(client, prefix, [])
     digest = fingerprint(
-        exported,
+        exported.fingerprint,
         excluded.tolist(),
         files=(
             data / schema.USER_FEATURES_FILE,
@@ -91,7 +90,7 @@ def batch(cfg: PipelineConfig) -> StepResult:
         return StepResult("batch", False, {"model_version": version})
 
     context = Context(
-        # A client per stage, as each Triton stage has: the HPS lookup closes its own.
+        # A client per stage, as each Triton stage has.
         connect=redis_connection,
         retry_budget_s=retry_budget_s(),
         user_features=DataUserFeatures(client, users),

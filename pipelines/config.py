@@ -19,6 +19,7 @@ from recstack_config import ConfigError, DataclassBuilder, at_least, between, on
 from recstack_contract.redis import KEY_PREFIX
 
 from .hugectr.settings import HpsSettings
+from .serving.spec import HPS_SCORING, SCORING_MODES
 
 # The file's keys are the field names.
 _BUILDER = DataclassBuilder()
@@ -122,7 +123,7 @@ class ServingConfig:
     # How the scoring stage gets the ranker's embeddings: "hps" (from HPS's tiers, Redis
     # then the host's RocksDB, through an in-process cache; the dense part in
     # onnxruntime) or "onnx" (the whole ranker with its table in one ONNX model).
-    scoring: str = "hps"
+    scoring: str = HPS_SCORING
     # Model instances per stage inside Triton.
     instances_per_stage: int = 2
     # The batch step recomputes every user's top-K when its inputs change or when the
@@ -132,7 +133,7 @@ class ServingConfig:
     triton_python_env: str = "/opt/recstack/triton/pyenv"
 
     def validate(self) -> None:
-        one_of("serving.scoring", self.scoring, ("hps", "onnx"))
+        one_of("serving.scoring", self.scoring, SCORING_MODES)
         at_least("serving.top_k", self.top_k, 1)
         at_least("serving.max_per_category", self.max_per_category, 1)
         at_least("serving.instances_per_stage", self.instances_per_stage, 1)

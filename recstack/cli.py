@@ -80,8 +80,13 @@ def _progress(kind: str, outcome: TaskOutcome | None) -> None:
         console.print(escape(outcome.message), style="red")
 
 
-def _play(env: environments.Environment, playbook: str) -> PlaybookResult:
-    return _require_ok(run_playbook(env, playbook, _progress, secrets.playbook_variables(env)))
+def play(
+    env: environments.Environment, playbook: str, extravars: dict[str, Any] | None = None
+) -> PlaybookResult:
+    """Run a playbook with the environment's secrets, showing progress; exits on failure.
+    `extravars` add to (and win over) the inventory's variables for this run."""
+    variables = {**secrets.playbook_variables(env), **(extravars or {})}
+    return _require_ok(run_playbook(env, playbook, _progress, variables))
 
 
 def _require_ok(result: PlaybookResult) -> PlaybookResult:
@@ -115,9 +120,9 @@ def up(
         _ensure_triton_admin_token(environment)
         if environment.rehearsal:
             _prepare_rehearsal(environment)
-            results.append(_play(environment, "rehearsal.yml"))
-        results.append(_play(environment, "site.yml"))
-    _play(environment, "endpoints.yml")
+            results.append(play(environment, "rehearsal.yml"))
+        results.append(play(environment, "site.yml"))
+    play(environment, "endpoints.yml")
     outcomes = [o for r in results for o in r.outcomes]
     changed = [o for r in results for o in r.changed]
     console.print(
@@ -148,7 +153,7 @@ def validate(env: EnvArg = "local") -> None:
         raise typer.Exit(2)
     if environment.rehearsal:
         _prepare_rehearsal(environment)
-    result = _play(environment, "preflight.yml")
+    result = play(environment, "preflight.yml")
     console.print(
         f"[bold]{escape(environment.name)}[/bold]: the configuration passes every check "
         f"({len(result.outcomes)} tasks)"
@@ -231,7 +236,7 @@ def down(
         _cloud(lambda: cloud.destroy(env, _pulumi_line))
         console.print(f"[bold]{env} is destroyed[/bold]")
         return
-    result = _play(environment, "down.yml")
+    result = play(environment, "down.yml")
     environment.endpoints_file.unlink(missing_ok=True)
     console.print(f"[bold]{environment.name} is down[/bold] ({result.duration_s:.0f} s)")
 
@@ -267,7 +272,7 @@ def smoke(
     environment = _environment(env)
     if not environment.endpoints_file.exists():
         # An environment deployed from elsewhere: derive its endpoints from the inventory.
-        _play(environment, "endpoints.yml")
+        play(environment, "endpoints.yml")
     report = junit or str(environment.state_dir / "smoke-junit.xml")
     command = [
         sys.executable,

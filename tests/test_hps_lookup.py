@@ -4,6 +4,7 @@ real Redis (standalone and cluster) and a real RocksDB loaded in HPS's layout.""
 from __future__ import annotations
 
 import socket
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -235,3 +236,18 @@ def test_a_full_cache_evicts_the_least_recently_used_entries() -> None:
     assert hit.all() and (found == 7.0).all()
     # Past refresh_s an entry is a miss, though it still holds its slot.
     assert not cache.find(keys[:1], now=12.0)[0].any() and len(cache) == 15
+
+
+def test_a_large_cache_takes_memory_only_as_it_fills() -> None:
+    tracemalloc.start()
+    try:
+        cache = EmbeddingCache(1_000_000, refresh_s=10.0)
+        keys = np.arange(5000, dtype=np.int64)
+        cache.store(keys, np.ones((5000, DIM), np.float32), now=0.0)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # 5000 entries (8192 slots after doubling), not a million slots' arrays (40 MB).
+    assert held < 4_000_000
+    hit, found = cache.find(keys, now=1.0)
+    assert hit.all() and (found == 1.0).all() and len(cache) == 5000

@@ -7,7 +7,9 @@ variant fails a batch whose Redis read failed instead of scoring with default ve
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,23 +83,43 @@ def stage_package(repositories: dict[str, PipelineConfig], monkeypatch: pytest.M
     monkeypatch.syspath_prepend(str(version))
     for name in [m for m in sys.modules if m.startswith("recstack_serving")]:
         monkeypatch.delitem(sys.modules, name)
-    from recstack_serving import graph, stage_operators
+    from recstack_serving import graph
+    from recstack_serving.operators import base
 
-    return graph, stage_operators
+    return graph, base
 
 
 def _users(cfg: PipelineConfig) -> pd.DataFrame:
     return pd.read_parquet(cfg.paths.data_dir / schema.USER_FEATURES_FILE)
 
 
+class _OwnedClient(redis.Redis):
+    """A client that remembers whether the stage that asked for it closed it."""
+
+    closed = False
+
+    def close(self) -> None:
+        super().close()
+        self.closed = True
+
+
 def test_both_scoring_variants_recommend_the_same_unseen_items(
-    repositories: dict[str, PipelineConfig], client: redis.Redis, stage_package
+    repositories: dict[str, PipelineConfig],
+    client: redis.Redis,
+    redis_server: tuple[str, int],
+    stage_package,
 ) -> None:
     graph, operators = stage_package
     users = _users(repositories["hps"])
     user_ids = users[schema.USER_KEY].to_numpy(np.int64)[:USERS]
+    made: list[_OwnedClient] = []
+
+    def connect() -> _OwnedClient:
+        made.append(_OwnedClient(*redis_server))
+        return made[-1]
+
     context = operators.Context(
-        connect=lambda: client,
+        connect=connect,
         retry_budget_s=1.0,
         user_features=DataUserFeatures(client, users),
         rocksdb=False,
@@ -106,6 +128,8 @@ def test_both_scoring_variants_recommend_the_same_unseen_items(
     for mode, cfg in repositories.items():
         with graph.loaded(cfg.paths.model_repository, context) as stages:
             answers[mode] = graph.run(stages, {"user_id_raw": user_ids.reshape(-1, 1)})
+    # Filtering's and the HPS lookup's clients, each closed with its stage.
+    assert len(made) == 3 and all(c.closed for c in made)
     hps, onnx = answers["hps"], answers["onnx"]
     np.testing.assert_array_equal(hps["ordered_ids"], onnx["ordered_ids"])
     np.testing.assert_allclose(hps["ordered_scores"], onnx["ordered_scores"], atol=1e-5)
@@ -157,3 +181,30 @@ def test_without_rocksdb_a_failed_redis_read_fails_the_hps_stage(
         assert np.isfinite(scoring.transform(inputs)["candidate_scores"]).any()
     finally:
         scoring.close()
+
+
+# The libraries too large to load in a stage that does not use them.
+_HEAVY = ("faiss", "onnxruntime", "rocksdict")
+
+
+@pytest.mark.parametrize(
+    ("stage", "variant", "loads"),
+    [
+        ("retrieval", "two_tower", ["faiss", "onnxruntime"]),
+        ("filtering", "exclusions", []),
+        ("scoring", "onnx", ["onnxruntime"]),
+        ("scoring", "hps", ["onnxruntime", "rocksdict"]),
+        ("ordering", "diverse_top_k", []),
+    ],
+)
+def test_a_stage_loads_only_the_libraries_its_variant_uses(
+    stage: str, variant: str, loads: list[str]
+) -> None:
+    code = (
+        "import json, sys\n"
+        "from pipelines.serving import graph\n"
+        f"graph.stage({stage!r}).variants[{variant!r}].operator_class()\n"
+        f"print(json.dumps([m for m in {_HEAVY!r} if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == loads

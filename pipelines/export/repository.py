@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -83,12 +84,12 @@ def export(cfg: PipelineConfig) -> StepResult:
         files=(*serving_code(), cfg.paths.data_dir / schema.ITEM_FEATURES_FILE),
     )
     target = cfg.paths.model_repository
-    if exported_fingerprint(target) == digest:
+    if _fingerprint_of(target) == digest:
         return StepResult("export", False, {"model_repository": str(target)})
 
     versions = target.with_name(f".{target.name}.versions")
     built = versions / digest[:16]
-    if exported_fingerprint(built) != digest:  # a kept version is reused as it is
+    if _fingerprint_of(built) != digest:  # a kept version is reused as it is
         _build(cfg, artifacts, spec, digest, built)
     _point(target, built)
     _prune(versions, keep=built)
@@ -110,9 +111,7 @@ def _build(
     (partial / pbtxt.ENSEMBLE / "1").mkdir(parents=True)
     (partial / pbtxt.ENSEMBLE / "config.pbtxt").write_text(pbtxt.ensemble_config())
     shutil.rmtree(shared)
-    (partial / MARKER).write_text(
-        json.dumps({"fingerprint": digest, "version": spec.model_version})
-    )
+    (partial / MARKER).write_text(json.dumps(Exported(digest, spec.model_version).__dict__))
     shutil.rmtree(built, ignore_errors=True)
     partial.rename(built)
 
@@ -197,13 +196,26 @@ def _write_stage(
             os.link(shared / name, version / name)
 
 
-def exported_fingerprint(target: Path) -> str | None:
-    """What a repository (or one of its versions) was built from; None if it is not a
-    complete export."""
-    try:
-        return json.loads((target / MARKER).read_text())["fingerprint"]
-    except (FileNotFoundError, KeyError, json.JSONDecodeError):
-        return None
+@dataclass(frozen=True)
+class Exported:
+    """A complete export's marker: what it was built from and the model version."""
+
+    fingerprint: str
+    version: str
+
+    @classmethod
+    def read(cls, target: Path) -> Exported | None:
+        """The marker of a repository (or one of its versions); None if it is not a
+        complete export."""
+        try:
+            return cls(**json.loads((target / MARKER).read_text()))
+        except (FileNotFoundError, TypeError, json.JSONDecodeError):
+            return None
+
+
+def _fingerprint_of(target: Path) -> str | None:
+    marker = Exported.read(target)
+    return marker.fingerprint if marker else None
 
 
 def _point(link: Path, version: Path) -> None:

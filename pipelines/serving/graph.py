@@ -1,7 +1,7 @@
 """The serving graph: the stages every request passes, in order (retrieval, filtering,
 scoring, ordering), each declared once with the tensors it takes and gives and the
 variants it can be deployed as. Every stage is an operator with one protocol
-(stage_operators.py): `transform(arrays) -> arrays` over named tensors whose first
+(operators/base.py): `transform(arrays) -> arrays` over named tensors whose first
 dimension is the user, and `close()`.
 
 The scoring stage has two variants, picked by the spec's `scoring_mode`
@@ -19,14 +19,16 @@ and the tests iterate it.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import spec, stage_operators, tensors
+from . import operators, spec, tensors
 from .catalog import CATALOG_FILE
+from .operators.base import Context, Operator
 from .tensors import Tensor
 
 Arrays = dict[str, np.ndarray]
@@ -41,7 +43,16 @@ OUTPUTS = (tensors.ORDERED_IDS, tensors.ORDERED_SCORES, tensors.IS_FALLBACK, ten
 class Variant:
     # The files of its version directory the stage loads, beyond its spec.
     files: tuple[str, ...]
-    build: Callable[[Path, spec.ServingSpec, stage_operators.Context], stage_operators.Operator]
+    # "<module>.<class>" in operators/: imported only when built, so that each stage
+    # loads only the libraries its variant uses.
+    operator: str
+
+    def operator_class(self) -> type[Operator]:
+        module, name = self.operator.rsplit(".", 1)
+        return getattr(importlib.import_module(f"{operators.__name__}.{module}"), name)
+
+    def build(self, files: Path, settings: spec.ServingSpec, context: Context) -> Operator:
+        return self.operator_class()(files, settings, context)
 
 
 @dataclass(frozen=True)
@@ -50,22 +61,24 @@ class Stage:
     inputs: tuple[Tensor, ...]
     outputs: tuple[Tensor, ...]
     variants: Mapping[str, Variant]
-    # The spec field that picks the variant, for a stage that has more than one.
-    chosen_by: str = ""
+    # Which variant the spec asks for, for a stage that has more than one.
+    chosen_by: Callable[[spec.ServingSpec], str] | None = None
 
     def variant(self, settings: spec.ServingSpec) -> Variant:
-        if not self.chosen_by:
+        if self.chosen_by is None:
             (only,) = self.variants.values()
             return only
-        return self.variants[getattr(settings, self.chosen_by)]
+        return self.variants[self.chosen_by(settings)]
 
 
 # The serving host's RocksDB updater loads its tier from the scoring stage's directory,
 # whichever variant scores.
 _SCORING_SHARED = (CATALOG_FILE, spec.HUGECTR_DIRECTORY)
 SCORING_VARIANTS: dict[str, Variant] = {
-    "hps": Variant((spec.DENSE_RANKER_FILE, *_SCORING_SHARED), stage_operators.HpsScoringStage),
-    "onnx": Variant((spec.RANKER_FILE, *_SCORING_SHARED), stage_operators.OnnxScoringStage),
+    spec.HPS_SCORING: Variant(
+        (spec.DENSE_RANKER_FILE, *_SCORING_SHARED), "scoring_hps.HpsScoringStage"
+    ),
+    spec.ONNX_SCORING: Variant((spec.RANKER_FILE, *_SCORING_SHARED), "scoring.OnnxScoringStage"),
 }
 
 STAGES: tuple[Stage, ...] = (
@@ -80,14 +93,14 @@ STAGES: tuple[Stage, ...] = (
             tensors.RETRIEVAL_DEGRADED,
         ),
         {
-            "": Variant(
+            "two_tower": Variant(
                 (
                     spec.USER_TOWER_FILE,
                     spec.INDEX_FILE,
                     spec.ITEM_IDS_FILE,
                     spec.POPULAR_ITEMS_FILE,
                 ),
-                stage_operators.RetrievalStage,
+                "retrieval.RetrievalStage",
             )
         },
     ),
@@ -95,20 +108,20 @@ STAGES: tuple[Stage, ...] = (
         "filtering",
         (tensors.USER_ID, tensors.CANDIDATES, tensors.RETRIEVAL_DEGRADED),
         (tensors.FILTERED, tensors.IS_DEGRADED),
-        {"": Variant((), stage_operators.FilteringStage)},
+        {"exclusions": Variant((), "filtering.FilteringStage")},
     ),
     Stage(
         "scoring",
         (tensors.USER_SPARSE, tensors.USER_DENSE, tensors.FILTERED, tensors.IS_FALLBACK),
         (tensors.SCORES,),
         SCORING_VARIANTS,
-        chosen_by="scoring_mode",
+        chosen_by=lambda settings: settings.scoring_mode,
     ),
     Stage(
         "ordering",
         (tensors.FILTERED, tensors.SCORES),
         (tensors.ORDERED_IDS, tensors.ORDERED_SCORES),
-        {"": Variant((CATALOG_FILE,), stage_operators.OrderingStage)},
+        {"diverse_top_k": Variant((CATALOG_FILE,), "ordering.OrderingStage")},
     ),
 )
 NAMES = tuple(stage.name for stage in STAGES)
@@ -118,17 +131,17 @@ def stage(name: str) -> Stage:
     return next(s for s in STAGES if s.name == name)
 
 
-def build(name: str, files: Path, context: stage_operators.Context) -> stage_operators.Operator:
+def build(name: str, files: Path, context: Context) -> Operator:
     """Stage `name` from its version directory, as its spec there says."""
     settings = spec.ServingSpec.read(files)
     return stage(name).variant(settings).build(files, settings, context)
 
 
-Loaded = tuple[tuple[Stage, stage_operators.Operator], ...]
+Loaded = tuple[tuple[Stage, Operator], ...]
 
 
 @contextlib.contextmanager
-def loaded(repository: Path, context: stage_operators.Context) -> Iterator[Loaded]:
+def loaded(repository: Path, context: Context) -> Iterator[Loaded]:
     """Every stage of an exported model repository (<stage>/1/), closed afterwards."""
     with contextlib.ExitStack() as stack:
         built = []

@@ -8,7 +8,8 @@ holds gets the default vector (HPS's default_value_for_each_table), never an err
 When Redis fails (unreachable, a partition's node failing over, a cluster without a
 node for a slot) the keys it did not answer are read from RocksDB, and Redis is left
 alone for `redis_retry_s` so that each batch does not wait out a timeout. The client is
-made on first use, so a stage starts while Redis is down.
+made on first use (`connect`), so a stage starts while Redis is down; whoever gives
+`connect` owns and closes what it returns.
 
 A cached vector is used for at most `refresh_s`, and RocksDB's newer writes become
 visible at the same pace (at least a second apart): an update streamed into the tiers
@@ -22,18 +23,23 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import redis
 from redis.exceptions import RedisClusterException
 
 from .hps_layout import KEY_DTYPE, VALUE_DTYPE, key_fields, partition_groups, value_hash
-from .hps_rocksdb import RocksDbReader
+
+if TYPE_CHECKING:  # a lookup without the RocksDB tier never loads rocksdict
+    from .hps_rocksdb import RocksDbReader
 
 # What a Redis read can raise: redis-py's cluster errors are not RedisErrors.
 REDIS_FAILURES = (redis.RedisError, RedisClusterException)
 # The fastest RocksDB is asked to catch up with its writer.
 CATCH_UP_MIN_S = 1.0
+# An embedding cache's first allocation, in entries (a few batches' keys).
+_FIRST_SLOTS = 4096
 
 
 @dataclass
@@ -57,7 +63,9 @@ TIERS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LookupCounts))
 class EmbeddingCache:
     """At most `capacity` vectors; an entry older than `refresh_s` is a miss. When it is
     full, the least recently used entries go, an eighth of the capacity at a time, so
-    that evicting is rare work and not a step of every batch.
+    that evicting is rare work and not a step of every batch. Its arrays grow with what
+    it holds (doubling, up to `capacity`), so a large capacity costs memory only once
+    it is used.
 
     A batch's keys are looked up and stored together: the vectors sit in one array, and
     only the key -> slot map is Python (one dict read per key), which is what keeps a
@@ -67,29 +75,27 @@ class EmbeddingCache:
         self.capacity = capacity
         self.refresh_s = refresh_s
         self._slots: dict[int, int] = {}
-        self._keys = np.zeros(capacity, KEY_DTYPE)
-        self._stored_at = np.zeros(capacity)
-        self._used_at = np.zeros(capacity)
-        self._vectors: np.ndarray | None = None  # [capacity, vec_size], on the first store
+        self._keys = np.zeros(0, KEY_DTYPE)
+        self._stored_at = np.zeros(0)
+        self._used_at = np.zeros(0)
+        self._vectors = np.zeros((0, 0), np.float32)
         # The free slots, a stack whose top is at _free_count - 1.
-        self._free = np.arange(capacity - 1, -1, -1, dtype=np.int64)
-        self._free_count = capacity
+        self._free = np.zeros(0, np.int64)
+        self._free_count = 0
 
     def __len__(self) -> int:
         return len(self._slots)
 
     def clear(self) -> None:
         self._slots.clear()
-        self._free[:] = np.arange(self.capacity - 1, -1, -1)
-        self._free_count = self.capacity
+        self._free[:] = np.arange(len(self._free))
+        self._free_count = len(self._free)
 
     def find(self, keys: np.ndarray, now: float) -> tuple[np.ndarray, np.ndarray]:
         """For unique `keys`: which are cached and fresh (bool mask), and their vectors."""
         slots = self._slots_of(keys)
         hit = slots >= 0
         hit[hit] = now - self._stored_at[slots[hit]] <= self.refresh_s
-        if self._vectors is None:
-            return hit, np.empty((0, 0), np.float32)
         used = slots[hit]
         self._used_at[used] = now
         return hit, self._vectors[used]
@@ -99,10 +105,9 @@ class EmbeddingCache:
         if self.capacity == 0 or not len(keys):
             return
         keys, vectors = keys[-self.capacity :], vectors[-self.capacity :]
-        if self._vectors is None:
-            self._vectors = np.zeros((self.capacity, vectors.shape[1]), np.float32)
         slots = self._slots_of(keys)
         new = np.flatnonzero(slots < 0)
+        self._grow(len(self._slots) + len(new), vectors.shape[1])
         self._make_room(len(new), keep=slots[slots >= 0])
         self._free_count -= len(new)
         taken = self._free[self._free_count : self._free_count + len(new)]
@@ -117,6 +122,26 @@ class EmbeddingCache:
         """Each key's slot, -1 where it has none (map: no Python frame per key)."""
         found = map(self._slots.get, keys.tolist(), itertools.repeat(-1))
         return np.fromiter(found, np.int64, len(keys))
+
+    def _grow(self, wanted: int, vec_size: int) -> None:
+        """Room for `wanted` entries where capacity allows; the new slots are free."""
+        size = len(self._keys)
+        if wanted <= size or size == self.capacity:
+            return
+        grown = min(self.capacity, max(wanted, 2 * size, _FIRST_SLOTS))
+        added = grown - size
+        self._keys = np.concatenate([self._keys, np.zeros(added, KEY_DTYPE)])
+        self._stored_at = np.concatenate([self._stored_at, np.zeros(added)])
+        self._used_at = np.concatenate([self._used_at, np.zeros(added)])
+        vectors = np.zeros((grown, vec_size), np.float32)
+        if size:
+            vectors[:size] = self._vectors
+        self._vectors = vectors
+        free = np.zeros(grown, np.int64)
+        free[: self._free_count] = self._free[: self._free_count]
+        free[self._free_count : self._free_count + added] = np.arange(size, grown)
+        self._free = free
+        self._free_count += added
 
     def _make_room(self, needed: int, keep: np.ndarray) -> None:
         short = needed - self._free_count
@@ -167,10 +192,6 @@ class HpsLookup:
     @property
     def cache_size(self) -> int:
         return len(self._cache)
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """keys int64 of any shape -> float32 vectors of shape keys.shape + (vec_size,)."""

@@ -22,6 +22,10 @@ ITEM_IDS_FILE = "item_ids.npy"
 POPULAR_ITEMS_FILE = "popular_items.npy"
 # The ranker in HugeCTR's format (pipelines/hugectr), in the scoring stage's directory.
 HUGECTR_DIRECTORY = "hugectr"
+# The scoring stage's variants (graph.SCORING_VARIANTS), by scoring_mode.
+HPS_SCORING = "hps"
+ONNX_SCORING = "onnx"
+SCORING_MODES = (HPS_SCORING, ONNX_SCORING)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The tensors the serving stages pass each other, each declared once: its name, its
 Triton type and its shape after the user dimension (every tensor's first dimension is
-the user). The stages read and write them by these names (stage_operators.py), the
+the user). The stages read and write them by these names (operators/), the
 graph says which stage takes and gives which (graph.py), and the export renders them
 into the Triton configs (export/pbtxt.py)."""
 

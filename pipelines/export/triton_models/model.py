@@ -11,7 +11,7 @@ import traceback
 import triton_python_backend_utils as pb_utils
 from recstack_serving import graph
 from recstack_serving.hps_lookup import TIERS, HpsLookup
-from recstack_serving.stage_operators import Context
+from recstack_serving.operators.base import Context
 from stage_common import Arrays, input_names, run_batched, version_dir
 
 from recstack_contract import hps
