@@ -6,6 +6,7 @@ import ipaddress
 import re
 
 from recstack_config import ConfigError, at_least, between, one_of, snake_to_camel
+from recstack_contract.kafka import HPS_RECEIVE_BUFFER_BYTES
 
 from . import aws_catalog
 from .layout import MAX_AZS, MAX_PREFIX
@@ -214,11 +215,11 @@ def _validate_kafka(config: StackConfig) -> None:
     azs = config.network.availability_zones
     at_least(_key("kafka", "brokers"), kafka.brokers, 1)
     _volume(_key("kafka", "volume_gb"), kafka.volume_gb, 1)
-    if kafka.message_max_bytes < kafka.hps_receive_buffer_bytes + 1024:
+    least = HPS_RECEIVE_BUFFER_BYTES + 1024
+    if kafka.message_max_bytes < least:
         raise ConfigError(
             f"{_key('kafka', 'message_max_bytes')} ({kafka.message_max_bytes}) must be at least "
-            f"{_key('kafka', 'hps_receive_buffer_bytes')} + 1024 "
-            f"({kafka.hps_receive_buffer_bytes + 1024}), or HPS update messages are refused"
+            f"HPS's receive buffer + 1024 ({least}), or HPS update messages are refused"
         )
     if azs not in (2, 3):
         raise ConfigError(

@@ -47,6 +47,11 @@ REMOVED_KEYS = {
     f"{NAMESPACE}:kafka.instanceType": (
         f"{_MSK_ONLY}; delete the key and set kafka.brokerType (e.g. kafka.t3.small) and kafka.auth"
     ),
+    # ps.json always had the contract's receive buffer: the key changed nothing HPS read.
+    f"{NAMESPACE}:kafka.hpsReceiveBufferBytes": (
+        "HPS's receive buffer is fixed by the kit (4 MiB, ps.json's receive_buffer_size); "
+        "delete the key, and keep kafka.messageMaxBytes at least 4 MiB + 1024"
+    ),
 }
 
 

@@ -94,9 +94,9 @@ class KafkaConfig:
     volume_gb: int = 100
     kafka_version: str = "3.6.0"
     auth: str = "iam"  # one of MSK_AUTH_MODES
-    # Embedding updates arrive in large messages; HPS needs its receive buffer + 1 KiB.
+    # Embedding updates arrive in large messages: at least HPS's receive buffer
+    # (recstack_contract.kafka.HPS_RECEIVE_BUFFER_BYTES, ps.json's) + 1 KiB.
     message_max_bytes: int = 8 * 1024 * 1024
-    hps_receive_buffer_bytes: int = kafka_contract.HPS_RECEIVE_BUFFER_BYTES
 
 
 @dataclass(frozen=True)

@@ -222,6 +222,13 @@ CASES = [
         "t3.medium",
         "recstack:kafka.instanceType 't3.medium' was removed: AWS stacks run Kafka on MSK only",
     ),
+    (
+        "prod",
+        "recstack:kafka",
+        ("hpsReceiveBufferBytes",),
+        1024,
+        "recstack:kafka.hpsReceiveBufferBytes 1024 was removed: HPS's receive buffer is fixed",
+    ),
     ("staging", "recstack:kafka", ("auth",), "none", "recstack:kafka.auth must be iam or scram"),
     ("staging", "recstack:kafka", ("brokers",), 0, "recstack:kafka.brokers must be >= 1; got 0"),
     (
