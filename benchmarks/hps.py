@@ -3,13 +3,14 @@
 A throwaway redis-server (no persistence) and a RocksDB in a temporary directory hold a
 table of `--keys` rows of 32 floats in HPS's layout. Measured:
 - the lookup of one request's keys (200 distinct candidates, popular ones likelier: the
-  user's slots once, each candidate's item slots) with exactly 0, 90 and 99 % of its
-  unique keys in the cache and the rest read from Redis, and at 90 % with the rest read
-  from RocksDB (Redis failing), p50/p99 over `--batches` requests after a warm-up, the
-  variants taking turns request by request;
+  user's slots once, each candidate's item slots) with exactly 0, 90, 99 and 100 % of
+  its unique keys in the cache and the rest read from Redis, and at 90 % with the rest
+  read from RocksDB (Redis failing), p50/p99 over `--batches` requests after a warm-up,
+  the variants taking turns request by request;
 - the ranker's work for the same request at 90 %: the lookup plus the dense part in
   onnxruntime (a DLRM of the kit's shape, random weights), i.e. the scoring stage
   without Triton's own overhead;
+- a PING to the same Redis: the least a lookup with a miss pays (its round trip);
 - Redis memory per million keys (used_memory before and after the load) and the
   RocksDB directory's size on disk;
 - load throughput into each tier;
@@ -60,7 +61,7 @@ PARTITIONS = 8
 CANDIDATES = 200
 # Requests run before measuring (allocations, ONNX's first runs).
 WARM_UP = 20
-HIT_RATES = (0.0, 0.9, 0.99)
+HIT_RATES = (0.0, 0.9, 0.99, 1.0)
 # Rows the updater benchmark applies to each tier.
 UPDATED_ROWS = 200_000
 USER_SLOTS = len(schema.USER_MODEL_SPARSE)
@@ -208,6 +209,8 @@ def run(keys: int, batches: int) -> dict:
                 0.9,
                 lambda k, c: ranker.run(None, {"sparse": c, "dense": dense}),
             ),
+            # What any read of a miss costs at least: one round trip to this Redis.
+            "redis_ping": (1.0, lambda k, c: client.ping()),
         }
         samples: dict[str, list[float]] = {name: [] for name in variants}
         requests = _requests(sizes, WARM_UP + batches, rng)

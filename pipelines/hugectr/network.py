@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..serving.hugectr_files import ExportedTable
+
 DENSE_INPUT = "dense"
 SPARSE_INPUT = "data1"
 LABEL = "label"
@@ -64,11 +66,11 @@ class ServedShape:
 
     @classmethod
     def of(cls, network: dict[str, Any]) -> ServedShape:
-        data, embedding = network["layers"][0], network["layers"][1]
+        data = network["layers"][0]
         return cls(
             n_dense=data["dense"]["dense_dim"],
             slots=data["sparse"][0]["slot_num"],
-            vec_size=embedding["sparse_embedding_hparam"]["embedding_vec_size"],
+            vec_size=ExportedTable.of(network).vec_size,
         )
 
 

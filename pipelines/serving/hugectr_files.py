@@ -115,10 +115,13 @@ class ExportedTable:
 
     @classmethod
     def read(cls, network_file: Path) -> ExportedTable:
-        layers = json.loads(network_file.read_text())["layers"]
+        return cls.of(json.loads(network_file.read_text()))
+
+    @classmethod
+    def of(cls, network: dict) -> ExportedTable:
         (hparam,) = (
             layer["sparse_embedding_hparam"]
-            for layer in layers
+            for layer in network["layers"]
             if "sparse_embedding_hparam" in layer
         )
         return cls(
