@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import faiss
@@ -111,7 +111,7 @@ def _build(
     (partial / pbtxt.ENSEMBLE / "1").mkdir(parents=True)
     (partial / pbtxt.ENSEMBLE / "config.pbtxt").write_text(pbtxt.ensemble_config())
     shutil.rmtree(shared)
-    (partial / MARKER).write_text(json.dumps(Exported(digest, spec.model_version).__dict__))
+    (partial / MARKER).write_text(json.dumps(asdict(Exported(digest, spec.model_version))))
     shutil.rmtree(built, ignore_errors=True)
     partial.rename(built)
 

@@ -31,7 +31,7 @@ from redis.exceptions import RedisClusterException
 
 from .hps_layout import KEY_DTYPE, VALUE_DTYPE, key_fields, partition_groups, value_hash
 
-if TYPE_CHECKING:  # a lookup without the RocksDB tier never loads rocksdict
+if TYPE_CHECKING:  # every stage's Triton model imports this module: no rocksdict for them
     from .hps_rocksdb import RocksDbReader
 
 # What a Redis read can raise: redis-py's cluster errors are not RedisErrors.
